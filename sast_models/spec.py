@@ -1,0 +1,128 @@
+"""NetworkSpec: the hyperparameters that define a LIF network (architecture, neuron, parameterization).
+
+A plain frozen dataclass, serialised into every checkpoint header, validated on construction: an invalid
+value raises InputError naming the field and the expected range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from sast_theory.errors import InputError
+from sast_theory.surrogates import RESETS, SURROGATES
+
+from .parameterization import PARAMETERIZATIONS
+
+ARCHS = ("mlp", "conv")
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A dense LIF MLP ('mlp') or conv -> LIF -> avgpool blocks, then dense LIF layers ('conv'); then a readout.
+
+    tau is the leak of every spiking layer, taubar its A3 cap (defaults to tau; must exceed tau when the leak
+    is learned); readout_tau the readout's leak (defaults to tau). Caps (contractive parameterization only):
+    ||W||_inf <= inf_cap, certified ||W||_2 <= spectral_cap, ||b||_inf <= bias_cap. input_bound is X of A1.
+    """
+
+    arch: str = "mlp"
+    input_shape: tuple[int, ...] = (2, 34, 34)
+    n_classes: int = 10
+    hidden: tuple[int, ...] = (512,)
+    channels: tuple[int, ...] = ()
+    kernel: int = 3
+    stride: int = 1
+    padding: int = 1
+    pool: int = 2
+    surrogate: str = "sigmoid"
+    beta: float = 5.0
+    theta: float = 1.0
+    tau: float = 0.5
+    taubar: float | None = None
+    readout_tau: float | None = None
+    reset: str = "zero"
+    tau_per_neuron: bool = False
+    learn_tau: bool = False
+    parameterization: str = "contractive"
+    input_bound: float = 1.0
+    inf_cap: float = 8.0
+    spectral_cap: float = 8.0
+    bias_cap: float = 1.0
+    init_gain: float = 1.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("input_shape", "hidden", "channels"):
+            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        _choice("arch", self.arch, ARCHS)
+        _choice("surrogate", self.surrogate, SURROGATES)
+        _choice("reset", self.reset, RESETS)
+        _choice("parameterization", self.parameterization, PARAMETERIZATIONS)
+        if any(v < 1 for v in self.input_shape + self.hidden + self.channels) or self.n_classes < 2:
+            raise InputError("network sizes: every width, channel count and input dimension must be >= 1, "
+                             "n_classes >= 2")
+        if self.arch == "conv" and (not self.channels or len(self.input_shape) != 3):
+            raise InputError("arch conv needs --channels (one or more) and an input shape (C, H, W)")
+        if self.arch == "mlp" and self.channels:
+            raise InputError("arch mlp takes no conv channels")
+        _positive("beta", self.beta)
+        _positive("input_bound", self.input_bound)
+        _finite_nonnegative("theta", self.theta)
+        for name in ("inf_cap", "spectral_cap"):
+            _positive(name, getattr(self, name))
+        _finite_nonnegative("bias_cap", self.bias_cap)
+        _positive("init_gain", self.init_gain)
+        if min(self.kernel, self.stride, self.pool) < 1 or self.padding < 0:
+            raise InputError("conv geometry: kernel, stride, pool must be >= 1 and padding >= 0")
+        for name in ("tau", "leak_cap", "readout_leak"):
+            value = getattr(self, name)
+            if not (0.0 <= value < 1.0):
+                raise InputError(f"{name} = {value}: a leak must lie in [0, 1)")
+        if self.learn_tau and not (0.0 < self.tau < self.leak_cap):
+            raise InputError(f"learn_tau needs 0 < tau < taubar (got tau={self.tau}, taubar={self.leak_cap})")
+        if self.tau > self.leak_cap:
+            raise InputError(f"tau = {self.tau} exceeds its cap taubar = {self.leak_cap}")
+
+    @property
+    def leak_cap(self) -> float:
+        """taubar of the spiking layers."""
+        return self.tau if self.taubar is None else float(self.taubar)
+
+    @property
+    def readout_leak(self) -> float:
+        return self.tau if self.readout_tau is None else float(self.readout_tau)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        for name in ("input_shape", "hidden", "channels"):
+            out[name] = list(out[name])
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NetworkSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"network spec: unknown field(s) {', '.join(unknown)}")
+        try:
+            return cls(**data)
+        except TypeError as err:
+            raise InputError(f"network spec: {err}") from None
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InputError(f"{name} = {value!r}: expected one of {', '.join(allowed)}")
+
+
+def _positive(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise InputError(f"{name} = {value}: expected a finite value > 0")
+
+
+def _finite_nonnegative(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value >= 0):
+        raise InputError(f"{name} = {value}: expected a finite value >= 0")
