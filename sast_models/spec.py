@@ -48,10 +48,10 @@ class NetworkSpec:
     learn_tau: bool = False
     parameterization: str = "contractive"
     input_bound: float = 1.0
-    inf_cap: float = 8.0
-    spectral_cap: float = 8.0
+    inf_cap: float = 20.0
+    spectral_cap: float = 20.0
     bias_cap: float = 1.0
-    init_gain: float = 1.0
+    init_gain: float = 3.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

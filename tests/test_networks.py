@@ -88,7 +88,8 @@ def test_surrogate_spikes_converge_to_hard_spikes_as_beta_grows():
 
 
 def test_infeasible_contraction_is_refused_with_the_feasible_range():
-    limit = largest_feasible_taubar("sigmoid", 10.0, 1.0, "zero", 8.0 * 1.0 + 1.0)
+    defaults = NetworkSpec()
+    limit = largest_feasible_taubar("sigmoid", 10.0, 1.0, "zero", defaults.inf_cap * 1.0 + defaults.bias_cap)
     with pytest.raises(InputError, match="largest feasible taubar") as info:
         build_network(NetworkSpec(**SMALL_MLP, beta=10.0, tau=0.9))
     assert f"{limit:.6g}" in str(info.value)

@@ -7,7 +7,7 @@ from .cache import FrameCache
 from .events import EVENT_DTYPE, EventFileError, LabelFileError
 from .framing import FrameSpec, collate_time_major, frame_events
 from .gesture import DVSGestureDataset, read_labels, read_split
-from .loading import FramedDataset, load_frames, open_events
+from .loading import FramedDataset, load_frames, open_events, stratified_split
 from .nmnist import NMNISTDataset, read_nmnist, write_nmnist
 from .synthetic import ensure_synthetic, generate_synthetic, images_to_events
 
@@ -15,5 +15,5 @@ __all__ = [
     "EVENT_DTYPE", "DVSGestureDataset", "EventFileError", "FrameCache", "FrameSpec", "FramedDataset",
     "LabelFileError", "NMNISTDataset", "collate_time_major", "ensure_synthetic", "frame_events",
     "generate_synthetic", "images_to_events", "load_frames", "open_events", "read_aedat", "read_labels",
-    "read_nmnist", "read_split", "write_nmnist",
+    "read_nmnist", "read_split", "stratified_split", "write_nmnist",
 ]

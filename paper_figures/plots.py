@@ -1,0 +1,39 @@
+"""Figures (matplotlib, Agg backend), written atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from sast_theory.atomic import atomic_write  # noqa: E402
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Save `fig` as PNG to `path` atomically and close it."""
+    result = atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=130, bbox_inches="tight"))
+    plt.close(fig)
+    return result
+
+
+def accuracy_bars(results: dict, path: Path) -> Path:
+    """Grouped bars: accuracy per evaluation mode (x) and method (colour)."""
+    runs = results["runs"]
+    modes = results["settings"]["modes"].split(",")
+    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(modes), 3.2))
+    width = 0.8 / len(runs)
+    for k, (method, run) in enumerate(runs.items()):
+        values = [run["evaluate"]["modes"][m]["accuracy"] for m in modes]
+        positions = [i + (k - (len(runs) - 1) / 2) * width for i in range(len(modes))]
+        bars = ax.bar(positions, values, width, label=method)
+        ax.bar_label(bars, fmt="%.0f", fontsize=7)
+    ax.set_xticks(range(len(modes)), modes)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 105)
+    settings = results["settings"]
+    ax.set_title(f"{settings['data']}: beta={settings['beta']}, rho={settings['rho']}", fontsize=9)
+    ax.legend(fontsize=8, loc="lower left")
+    return save_figure(fig, path)
