@@ -125,7 +125,7 @@ def _feasible_spec(params) -> NetworkSpec:
     return NetworkSpec(**params, tau=tau_frac * limit)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(params=spec_strategy, seed=st.integers(0, 2**16), scale=st.floats(1e-3, 1e3))
 def test_P1_state_bound_holds_in_both_modes(params, seed, scale):
     spec = _feasible_spec(params)
@@ -145,7 +145,7 @@ def test_P1_state_bound_holds_in_both_modes(params, seed, scale):
             assert float(layer.currents.detach().abs().max()) <= current
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(params=spec_strategy, seed=st.integers(0, 2**16))
 def test_two_trajectories_contract_at_rate_rho(params, seed):
     """Same input currents, different initial states inside the P1 interval: |du[t]| <= rho^t |du[0]|."""
