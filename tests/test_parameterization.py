@@ -75,3 +75,50 @@ def test_caps_are_differentiable():
     raw = torch.randn(5, 7, requires_grad=True)
     capped_weight(raw, 0.5, 0.5).pow(2).sum().backward()
     assert raw.grad is not None and bool(torch.isfinite(raw.grad).all()) and raw.grad.abs().sum() > 0
+
+
+def test_zero_rows_and_zero_weights_have_finite_gradients():
+    """An all-zero raw row (or an all-zero matrix) must not turn the gradient into NaN (0 * inf)."""
+    for raw in (torch.tensor([[0.0, 0.0, 0.0], [3.0, -4.0, 1.0]]), torch.zeros(2, 3)):
+        raw.requires_grad_()
+        capped_weight(raw, 0.5, 0.4).sum().backward()
+        assert bool(torch.isfinite(raw.grad).all())
+
+
+def _autograd_reference(raw: torch.Tensor, inf_cap: float, spectral_cap: float) -> torch.Tensor:
+    """The same map written with plain differentiable torch ops: the oracle for the analytic backward."""
+    from sast_models.parameterization import rounding_margin
+
+    shrink = 1.0 - rounding_margin(raw.dtype, raw[0].numel() + raw.shape[0])
+    view = (-1,) + (1,) * (raw.dim() - 1)
+    magnitude = raw.abs().double()
+    rows = magnitude.flatten(1).sum(1)
+    row_scale = torch.clamp(inf_cap * shrink / rows, max=1.0)
+    scaled = magnitude * row_scale.view(view)
+    bound = torch.sqrt(scaled.flatten(1).sum(1).max() * scaled.transpose(0, 1).flatten(1).sum(1).max())
+    total = row_scale * torch.clamp(spectral_cap * shrink / bound, max=1.0)
+    return raw * total.to(raw.dtype).view(view)
+
+
+CASES = [((6, 5), 0.7, 9.0), ((6, 5), 9.0, 0.6), ((6, 5), 0.7, 0.5), ((4, 3, 2, 2), 0.9, 0.8),
+         ((5, 7), 50.0, 50.0), ((3, 3, 3, 3), 50.0, 0.5)]
+
+
+def test_analytic_backward_matches_autograd_of_the_formula():
+    generator = torch.Generator().manual_seed(0)
+    for shape, inf_cap, spectral_cap in CASES:
+        raw = torch.randn(shape, dtype=torch.float64, generator=generator, requires_grad=True)
+        assert torch.equal(capped_weight(raw, inf_cap, spectral_cap), _autograd_reference(raw, inf_cap, spectral_cap))
+        assert torch.equal(capped_weight(raw.float(), inf_cap, spectral_cap),
+                           _autograd_reference(raw.float(), inf_cap, spectral_cap))
+        assert torch.autograd.gradcheck(lambda v, c=inf_cap, w=spectral_cap: capped_weight(v, c, w), (raw,))
+        upstream = torch.randn(shape, dtype=torch.float64, generator=generator)
+        (ours,) = torch.autograd.grad(capped_weight(raw, inf_cap, spectral_cap), raw, upstream)
+        (reference,) = torch.autograd.grad(_autograd_reference(raw, inf_cap, spectral_cap), raw, upstream)
+        torch.testing.assert_close(ours, reference, rtol=1e-10, atol=1e-12)
+
+
+def test_tiny_caps_take_the_float64_product():
+    raw = torch.randn(3, 4, generator=torch.Generator().manual_seed(1))
+    weight = capped_weight(raw, 1e-33, 1e-33)
+    assert weight.abs().max() > 0 and weight.abs().sum(1).max() <= 1e-33
