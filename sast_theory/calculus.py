@@ -10,7 +10,7 @@
   with sup_[a,b] |g''| enclosed term by term (exact sups of |phi^(j)| on the cell from its critical points),
   is a certified upper bound. Cells whose bound exceeds m are bisected until every bound is <= m (1 + 2^-50);
   the result is the largest certified bound, so it is never below the true supremum (up to floating-point
-  evaluation error, covered by a relative margin of 8 ulp) and exceeds it by at most ~1e-15 relative.
+  evaluation error, covered by adding 8 eps times the terms' magnitude) and exceeds it by ~1e-15 relative.
   Infinite ends: the tail |u - theta| >= Z is enclosed with the monotone-tail lemma (docs/theory.md, sec. 2):
   beyond all critical points, |phi^(j)| decreases and |w phi^(j)(w)| <= 2 |phi^(j-1)(w/2) - phi^(j-1)(+-inf)|.
 """
@@ -31,7 +31,7 @@ from .surrogates import RESETS, beta, reset_expr, reset_offset, surrogate_expr, 
 
 _MAX_ORDER = 4  # highest derivative of phi used: r^(k+2) for kappa_2 needs phi^(4)
 _TOL = 2.0**-50  # refinement stops when every cell bound is within this relative slack of the lower bound
-_MARGIN = 8 * np.finfo(float).eps  # relative margin for floating-point evaluation error
+_MARGIN = 8 * np.finfo(float).eps  # times the terms' magnitude: floating-point evaluation error of g
 _MAX_REFINE = 80
 _MAX_TAIL_DOUBLINGS = 60
 
@@ -57,9 +57,7 @@ def _critical_points_expr(surrogate: str, order: int) -> tuple[sp.Expr, ...]:
         if part is sp.S.EmptySet:
             continue
         if not isinstance(part, sp.FiniteSet):
-            raise NotImplementedError(
-                f"sympy cannot enumerate the critical points of phi^({order}) for {surrogate}"
-            )
+            raise NotImplementedError(f"sympy cannot enumerate the critical points of phi^({order}) for {surrogate}")
         points.extend(part.args)
     return tuple(sorted(set(points), key=lambda p: float(p.subs(beta, 1))))
 
@@ -164,15 +162,9 @@ def _reset_in_spike(reset: str, surrogate: str) -> sp.Expr:
     spike = surrogate_expr(surrogate).subs(z, u - theta)
     atoms = [atom for atom in spike.atoms(sp.Function) if atom.has(u)]
     solutions = sp.solve(sp.Eq(spike, _SPIKE), atoms[0]) if len(atoms) == 1 else []
-    generic = (
-        sp.expand(sp.simplify(reset_expr(reset, surrogate).subs(atoms[0], solutions[0])))
-        if solutions
-        else None
-    )
+    generic = sp.expand(sp.simplify(reset_expr(reset, surrogate).subs(atoms[0], solutions[0]))) if solutions else None
     if len(solutions) != 1 or generic.has(beta) or not generic.is_polynomial(u, _SPIKE):
-        raise NotImplementedError(
-            f"reset {reset} with {surrogate} is not a polynomial in u and phi(u - theta)"
-        )
+        raise NotImplementedError(f"reset {reset} with {surrogate} is not a polynomial in u and phi(u - theta)")
     return generic
 
 
@@ -190,9 +182,7 @@ def reset_derivative_structure(reset: str, surrogate: str, order: int) -> tuple[
     deriv = sp.expand(deriv.xreplace({_SHIFTED(u): slots[0]}))
     poly = sp.Poly(deriv, *slots)
     if poly.total_degree() > 1:
-        raise NotImplementedError(
-            f"r^({order}) of reset {reset} is not linear in the surrogate's derivatives"
-        )
+        raise NotImplementedError(f"r^({order}) of reset {reset} is not linear in the surrogate's derivatives")
     const = poly.coeff_monomial(1)
     coefs = {j: poly.coeff_monomial(slots[j]) for j in range(order + 1) if poly.coeff_monomial(slots[j]) != 0}
     if const.has(u) or any(sp.degree(c, u) > 1 for c in coefs.values()) or (0 in coefs and coefs[0].has(u)):
@@ -239,11 +229,21 @@ class _CertifiedSup:
     def phi_at(self, order: int, zs: np.ndarray) -> np.ndarray:
         return self.phi.value(order, np.asarray(zs, dtype=float), self.beta)
 
-    def eval(self, lin: _Terms, us: np.ndarray) -> np.ndarray:
-        zs = us - self.theta
+    def eval(self, lin: _Terms, us: np.ndarray, phis: dict[int, np.ndarray] | None = None) -> np.ndarray:
+        """lin at us; `phis` caches phi^(j)(us - theta) across calls on the same nodes."""
+        phis = {} if phis is None else phis
         out = np.full(us.shape, lin[0])
         for j, a, b in lin[1]:
-            out += (a + b * us) * self.phi_at(j, zs)
+            if j not in phis:
+                phis[j] = self.phi_at(j, us - self.theta)
+            out += (a + b * us) * phis[j]
+        return out
+
+    def magnitude(self, lin: _Terms, us: np.ndarray, phis: dict[int, np.ndarray]) -> np.ndarray:
+        """|c| + sum_j |a_j + b_j u| |phi^(j)|: the scale of the rounding error in evaluating lin."""
+        out = np.full(us.shape, abs(lin[0]))
+        for j, a, b in lin[1]:
+            out += np.abs(a + b * us) * np.abs(phis[j])
         return out
 
     def phi_sup(self, order: int, za: np.ndarray, zb: np.ndarray) -> np.ndarray:
@@ -272,9 +272,7 @@ class _CertifiedSup:
                 low, high = low + min(ends), high + max(ends)
                 continue
             radius += abs(a + b * self.theta) * abs(float(self.phi_at(j, [zstart])[0]))
-            radius += (
-                abs(b) * 2 * abs(float(self.phi_at(j - 1, [zstart / 2])[0]) - self.phi.limits[j - 1][side])
-            )
+            radius += abs(b) * 2 * abs(float(self.phi_at(j - 1, [zstart / 2])[0]) - self.phi.limits[j - 1][side])
         return max(abs(low - radius), abs(high + radius))
 
     def limit_abs(self, lin: _Terms, side: int) -> float:
@@ -283,7 +281,7 @@ class _CertifiedSup:
 
     def sup(self, lo: float, hi: float) -> float:
         if not (math.isinf(lo) or math.isinf(hi)):
-            return self.finite_sup(lo, hi, 0.0) * (1 + _MARGIN)
+            return self.finite_sup(lo, hi, 0.0)
         lower = max(self.limit_abs(self.g, side) for side, end in ((0, lo), (1, hi)) if math.isinf(end))
         zmax = self.zmin
         for _ in range(_MAX_TAIL_DOUBLINGS):
@@ -298,11 +296,11 @@ class _CertifiedSup:
             if max(tails) <= core:
                 break
             zmax *= 2.0
-        return max([core, *tails]) * (1 + _MARGIN)
+        return max([core, *tails])
 
     def grid(self, lo: float, hi: float) -> np.ndarray:
-        """Nodes: step 0.01/beta within 16/beta of theta, geometric (ratio 1.05) beyond, critical points."""
-        width, step = 16.0 / self.beta, 0.01 / self.beta
+        """Nodes: step 0.05/beta within 16/beta of theta, geometric (ratio 1.05) beyond, critical points."""
+        width, step = 16.0 / self.beta, 0.05 / self.beta
         dense = self.theta + np.arange(-width, width + step / 2, step)
         reach = max(abs(lo - self.theta), abs(hi - self.theta), width)
         count = int(math.ceil(math.log(reach / width) / math.log(1.05))) + 1
@@ -315,7 +313,8 @@ class _CertifiedSup:
     def finite_sup(self, lo: float, hi: float, lower: float) -> float:
         """Certified sup of |g| on [lo, hi] (finite), at least `lower`."""
         nodes = self.grid(lo, hi)
-        slopes = self.eval(self.g1, nodes)
+        phis: dict[int, np.ndarray] = {}
+        slopes = self.eval(self.g1, nodes, phis)
         change = np.nonzero(np.sign(slopes[:-1]) * np.sign(slopes[1:]) < 0)[0]
         extra = []
         for i in change:  # each root of g' found, with nodes closing in on it geometrically
@@ -326,12 +325,15 @@ class _CertifiedSup:
                 xtol=1e-300,
                 rtol=4 * np.finfo(float).eps,
                 maxiter=200,
+                disp=False,  # the root only places nodes; the certificate never depends on its accuracy
             )
             offsets = (nodes[i + 1] - nodes[i]) * 2.0 ** -np.arange(1, 40)
             extra.append(np.concatenate([[root], root - offsets, root + offsets]))
         if extra:
             nodes = np.unique(np.clip(np.concatenate([nodes, *extra]), lo, hi))
-        values = self.eval(self.g, nodes)
+            phis = {}
+        values = self.eval(self.g, nodes, phis)
+        slack = _MARGIN * float(np.max(self.magnitude(self.g, nodes, phis)))
         best = max(lower, float(np.max(np.abs(values))))
         a, b, ga, gb = nodes[:-1], nodes[1:], values[:-1], values[1:]
         closed = best  # largest certified bound of the cells already settled
@@ -341,20 +343,18 @@ class _CertifiedSup:
             closed = max(closed, float(np.max(ub[settled], initial=0.0)))
             a, b, ga, gb = a[~settled], b[~settled], ga[~settled], gb[~settled]
             if a.size == 0:
-                return max(best, closed)
+                return max(best, closed) + slack
             mid = 0.5 * (a + b)
             gm = self.eval(self.g, mid)
             best = max(best, float(np.max(np.abs(gm))))
             a, b = np.concatenate([a, mid]), np.concatenate([mid, b])
             ga, gb = np.concatenate([ga, gm]), np.concatenate([gm, gb])
         ub = np.maximum(np.abs(ga), np.abs(gb)) + (b - a) ** 2 / 8 * self.enclose_abs(self.g2, a, b)
-        return max(best, closed, float(np.max(ub)))
+        return max(best, closed, float(np.max(ub))) + slack
 
 
 @functools.cache
-def _certified(
-    surrogate: str, reset: str, order: int, theta_value: float, beta_value: float
-) -> _CertifiedSup:
+def _certified(surrogate: str, reset: str, order: int, theta_value: float, beta_value: float) -> _CertifiedSup:
     lins = tuple(_linear(reset, surrogate, k) for k in (order, order + 1, order + 2))
     return _CertifiedSup(_phi_numeric(surrogate), lins, theta_value, beta_value)
 
@@ -365,9 +365,7 @@ def _kappa(
     """sup |r^(order)| on [lo, hi] (validated arguments)."""
     if reset == "none":
         return 1.0 if order == 1 else 0.0
-    return float(
-        _certified(surrogate, reset, order, float(theta_value), float(beta_value)).sup(float(lo), float(hi))
-    )
+    return float(_certified(surrogate, reset, order, float(theta_value), float(beta_value)).sup(float(lo), float(hi)))
 
 
 def reset_slope_bounds(
@@ -401,9 +399,7 @@ def derivative_sup_on(surrogate: str, beta: float, order: int, za: np.ndarray, z
     phi = _phi_numeric(surrogate)
     crit = np.asarray(phi.critical[order](beta), dtype=float)
     peaks = np.abs(phi.value(order, crit, beta)) if crit.size else crit
-    return _sup_on(
-        phi, order, float(beta), crit, peaks, np.asarray(za, dtype=float), np.asarray(zb, dtype=float)
-    )
+    return _sup_on(phi, order, float(beta), crit, peaks, np.asarray(za, dtype=float), np.asarray(zb, dtype=float))
 
 
 def _sup_on(
@@ -444,9 +440,7 @@ def contraction_factor(
     return taubar * _kappa(1, surrogate, beta, theta, reset, -bound, bound)
 
 
-def largest_feasible_taubar(
-    surrogate: str, beta: float, theta: float, reset: str, current_bound: float
-) -> float:
+def largest_feasible_taubar(surrogate: str, beta: float, theta: float, reset: str, current_bound: float) -> float:
     """sup { taubar in [0, 1) : rho(taubar) < 1 }, returned as a float that is itself strictly feasible.
 
     rho(taubar) = taubar kappa1([-U(taubar), U(taubar)]) is nondecreasing (U grows with taubar and kappa1 is a

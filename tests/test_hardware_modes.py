@@ -123,3 +123,18 @@ def test_bad_modes_and_inputs_are_refused_with_one_line():
         run(infinite)
     with pytest.raises(InputError, match="expected"):
         run(torch.zeros(5, 2, 7))
+
+
+def test_hard_mode_in_the_evaluation_is_the_float_network_with_synops():
+    net = small_net()
+    x = frames().float()
+    trace = RUNNERS["hard"](net)(x)
+    float_trace = net.trace(x, "hard")
+    assert torch.equal(trace.logits, float_trace.logits)
+    expected = hard_synops(describe(net), x, [layer.output for layer in float_trace.layers])
+    assert trace.stats.synops == [int(s.sum()) for s in expected] and trace.stats.synops[0] > 0
+    assert trace.stats.saturation == [0, 0]
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    report = measure(RUNNERS["hard"](net), x.transpose(0, 1), labels, n_classes=3, theta=net.spec.theta,
+                     band=0.1, batch_size=4)
+    assert report["hardware"]["synops_total_per_sample"] == sum(trace.stats.synops) / 6

@@ -18,9 +18,9 @@ from sast_models.hardware.formats import (
     discrete_leak,
     weight_qmax,
 )
-from sast_models.hardware.quantize import quantize_weights, to_membrane_units
 from sast_models.hardware.simulator import truncating_leak
 from sast_theory.errors import InputError
+from sast_theory.registers import quantize_weights, to_membrane_units
 
 weights = hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=4, max_side=5),
                      elements=st.floats(-4, 4, allow_subnormal=False))

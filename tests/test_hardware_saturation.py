@@ -10,10 +10,10 @@ import torch
 from sast_models.describe import describe
 from sast_models.hardware.deploy import IntNetwork, deploy
 from sast_models.hardware.formats import HardwareConfig, LeakFormat
-from sast_models.hardware.safe_width import safe_register_bits, state_bound
 from sast_models.hardware.simulator import IntegerSimulator
 from sast_models.networks import LIFNetwork, build_network
 from sast_models.spec import NetworkSpec
+from sast_theory.registers import safe_register_bits
 
 
 def mlp(weights: list[np.ndarray], *, theta: float = 100.0, tau: float = 0.75, reset: str = "none",
@@ -63,9 +63,9 @@ def test_safe_width_holds_and_one_bit_less_saturates_on_a_tight_case(frac):
     config = HardwareConfig(weight_bits=4, frac=frac, leak=LeakFormat("mult", 1))
     deployed, layers = simulate(net, config, x)
     current = 28 * 2**frac
-    assert state_bound(deployed.layers[0], 1.0) == 2 * (current + 1)
+    assert deployed.layers[0].state_bound(1.0) == 2 * (current + 1)
     safe = deployed.layers[0].register.bits
-    bound = state_bound(deployed.layers[0], 1.0)
+    bound = deployed.layers[0].state_bound(1.0)
     assert safe == safe_register_bits(bound, frac) == (2 * current + 2).bit_length() + 1
     assert layers[0].saturation == 0
     assert int(layers[0].membranes.max()) == 2 * current - 1  # 55 (f = 0), 223 (f = 2): tight to 2 LSBs + 1
@@ -118,4 +118,4 @@ def test_p6_safe_width_never_saturates_on_adversarial_inputs(reset, bits):
     _, layers = search_worst(deployed, x, 3, rng)
     for trace, layer, bound in zip(layers, deployed.layers, [3.0, 1.0, 1.0], strict=True):
         assert trace.saturation == 0
-        assert int(trace.membranes.abs().max()) <= state_bound(layer, bound)
+        assert int(trace.membranes.abs().max()) <= layer.state_bound(bound)

@@ -1,25 +1,26 @@
 """The deployed network: one call from a network description (describe.py) to integer layers.
 
 Per layer (THEORY.md sec. 1 in the units of formats.py): integer weights Wq (a preceding average pooling
-folded in, fold.py), per-channel quantum s and LSB = s 2^-f, bias and threshold in LSBs (quantize.py),
-leak numerators m over 2^k (formats.discrete_leak), reset mode, and a register of B bits (given, or the
-P6-safe width of safe_width.py). The float network reads u = LSB * u_int.
+folded in, fold.py), per-channel quantum s and LSB = s 2^-f, bias and threshold in LSBs (the quantizer of
+`sast_theory.registers`), leak numerators m over 2^k (formats.discrete_leak), reset mode, and a register of B
+bits (given, or the P6-safe width of `sast_theory.registers`). The float network reads u = LSB * u_int.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
+from sast_theory import registers
 from sast_theory.errors import InputError
+from sast_theory.registers import quantize_weights, safe_register_bits, to_membrane_units
 
 from .fold import fold_pool
 from .formats import MAX_REGISTER_BITS, HardwareConfig, MembraneFormat, discrete_leak
-from .quantize import quantize_weights, to_membrane_units
-from .safe_width import safe_register_bits, state_bound
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,11 @@ class IntLayer:
     def row_abs_sums(self) -> np.ndarray:
         """sum_j |Wq_ij| per output channel (a conv: over the whole kernel; padding only removes terms)."""
         return np.abs(self.weight).reshape(self.weight.shape[0], -1).sum(1)
+
+    def state_bound(self, input_bound: float) -> Fraction:
+        """THEORY.md P6's U_q of this layer in LSBs, exactly (inputs in [0, input_bound]; sast_theory.registers)."""
+        return registers.state_bound(self.row_abs_sums(), self.bias, self.leak_m, self.leak_k,
+                                     self.register.frac, input_bound)
 
     def tau_q(self) -> np.ndarray:
         return self.leak_m / 2.0**self.leak_k
@@ -114,7 +120,7 @@ def deploy(description: dict[str, Any], config: HardwareConfig) -> IntNetwork:
         bits = config.register_bits
         if bits is None:
             bound = description["input"]["bound"] if not layers else 1.0
-            bits = safe_register_bits(state_bound(layer, bound), config.frac)
+            bits = safe_register_bits(layer.state_bound(bound), config.frac, MAX_REGISTER_BITS)
         layers.append(dataclasses.replace(layer, register=MembraneFormat(bits, config.frac)))
         previous = record
     source = description["input"]

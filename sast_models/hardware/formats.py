@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sast_theory import registers
 from sast_theory.errors import InputError
 
 WEIGHT_BITS = (2, 16)  # inclusive range of weight widths
@@ -27,7 +28,7 @@ LEAK_FORMS = ("mult", "shift")
 def weight_qmax(bits: int) -> int:
     """Largest integer weight magnitude of a symmetric b-bit format: 2^(b-1) - 1."""
     check_weight_bits(bits)
-    return 2 ** (bits - 1) - 1
+    return registers.weight_qmax(bits)
 
 
 def check_weight_bits(bits: int) -> None:

@@ -7,6 +7,9 @@
 `hardware_runner(net, mode, **overrides)` builds a runner x (T, B, ...) -> HardwareTrace with `.logits`,
 `.layers` (membranes in float units u = LSB u_int, spikes) and `.stats` (HardwareStats: saturation events,
 spikes, rates, SynOps per layer, formats, silent layers). `RUNNERS` maps each mode name to a factory.
+`RUNNERS["hard"]` is the float hard-spike network itself (`net.trace(x, "hard")`, unchanged) with the same
+counters attached (SynOps of the float operators, spikes; no registers, so no saturation), so that
+`evaluate` reports SynOps in hard mode too.
 """
 
 from __future__ import annotations
@@ -20,14 +23,14 @@ import torch
 from torch import Tensor
 
 from sast_theory.errors import InputError
+from sast_theory.registers import smallest_safe_bits
 
 from ..describe import describe
 from ..networks import LIFNetwork
 from .deploy import IntNetwork, deploy
 from .formats import HardwareConfig, LeakFormat
-from .safe_width import smallest_safe_bits, state_bound
 from .simulator import IntegerSimulator
-from .synops import count_synops, layer_fanout
+from .synops import count_synops, hard_synops, layer_fanout
 
 MODES: dict[str, HardwareConfig] = {
     "int8": HardwareConfig(weight_bits=8, per_channel=False, frac=8, leak=LeakFormat("mult", 12)),
@@ -92,7 +95,7 @@ def layer_formats(net: IntNetwork) -> list[dict[str, Any]]:
     """Per layer: the formats used, P6's bound U_q (LSBs) and the smallest safe register width."""
     out = []
     for index, layer in enumerate(net.layers):
-        bound = state_bound(layer, net.input_bound if index == 0 else 1.0)
+        bound = layer.state_bound(net.input_bound if index == 0 else 1.0)
         out.append({**layer.formats(), "p6_bound_lsb": float(bound),
                     "p6_safe_bits": smallest_safe_bits(bound, layer.register.frac)})
     return out
@@ -135,4 +138,22 @@ def _factory(mode: str) -> Callable[[LIFNetwork], Callable[[Tensor], HardwareTra
     return lambda net: hardware_runner(net, mode)
 
 
-RUNNERS = {mode: _factory(mode) for mode in MODES}
+def float_hard_runner(net: LIFNetwork) -> Callable[[Tensor], HardwareTrace]:
+    """The float network in hard mode, with spike and SynOps counters (inputs count once per nonzero entry)."""
+    description = describe(net)
+    names = [layer["name"] for layer in description["layers"]]
+    spiking = [layer["type"] != "readout" for layer in description["layers"]]
+
+    def run(x: Tensor) -> HardwareTrace:
+        trace = net.trace(x, "hard")
+        synops = hard_synops(description, x, [layer.output for layer in trace.layers])
+        stats = HardwareStats(names=names, spiking=spiking, samples=x.shape[1], saturation=[0] * len(names),
+                              spikes=[int(layer.spikes.sum()) for layer in trace.layers],
+                              neuron_steps=[layer.spikes.numel() for layer in trace.layers],
+                              synops=[int(count.sum()) for count in synops])
+        return HardwareTrace(trace.logits, list(trace.layers), stats)
+
+    return run
+
+
+RUNNERS = {"hard": float_hard_runner, **{mode: _factory(mode) for mode in MODES}}

@@ -29,11 +29,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sast_theory.errors import InputError
+from sast_theory.registers import INT_LIMIT
 
 from ..neuron import Map, integrate
 from ..surrogates import hard_spike
 from .deploy import IntLayer, IntNetwork
-from .quantize import INT_LIMIT
 
 MANTISSA = {torch.float32: 24, torch.float64: 53}
 

@@ -1,0 +1,60 @@
+"""P4: |max_{||e|| <= rho} F(theta + e) - F(theta + rho g / ||g||)| vs L rho^2, for a few rho.
+
+F is the mean surrogate-mode loss on the measured samples, over the explicit weights and biases; the inner
+maximum is found by projected gradient ascent on the ball from the first-order point and from random points
+(so the gap found is a LOWER estimate of the true gap). L is the smoothness constant sast_theory gives for
+the whole ball (see theory.ball_smoothness).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+
+from . import attacks, theory
+from .cli import Check, Setup
+from .measures import explicit_network, flat_parameters, gradient, loss_at
+from .report import CheckResult, Row
+
+RADII = (0.01, 0.03, 0.1)
+RANDOM_STARTS = 2
+
+
+def measure(setup: Setup, modes: tuple[str, ...]) -> CheckResult:
+    result = CheckResult("sam", "P4", {**setup.settings, "modes": list(modes), "radii": list(RADII)})
+    net = explicit_network(setup.net)
+    theta = flat_parameters(net)
+    grad = gradient(net, theta, setup.x, setup.y)
+
+    def objective(point):
+        return loss_at(net, point, setup.x, setup.y)
+
+    for radius in setup.bar(RADII, "radii"):
+        first = radius * grad / grad.norm()
+        with torch.no_grad():
+            first_value = float(objective(theta + first))
+        starts = [("first-order point", first)]
+        for k in range(RANDOM_STARTS):
+            direction = torch.randn(theta.shape, generator=setup.generator, dtype=theta.dtype)
+            starts.append((f"random start {k}", radius * direction / direction.norm()))
+        best, witness = first_value, "first-order point"
+        for label, start in starts:
+            value, _ = attacks.ascend_ball(objective, theta, start, radius, setup.steps)
+            if value > best:
+                best, witness = value, f"ball ascent from {label}"
+        smooth = theory.ball_smoothness(setup.description, radius)
+        bound = None if smooth is None else smooth * radius**2
+        result.rows.append(Row(f"rho={radius:g}: inner max - first-order value", best - first_value, None, bound,
+                               witness, {"first_order_value": first_value, "inner_max_found": best,
+                                         "L_ball": smooth}))
+    result.notes.append("F: mean loss on the measured samples; e over the explicit weights and biases")
+    return result
+
+
+CHECK = Check("sam", "P4", "first-order SAM approximation error vs L rho^2", ("surrogate",), ("surrogate",),
+              measure)
+main = CHECK.main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""The bound values, read from sast_theory (and sast_models.hardware for P6); nothing is derived here.
+
+Every check asks this module, so a test can replace one function to plant a wrong bound. A priori values
+exist only for the contractive parameterization (caps); a constant is None where the theory claims nothing
+(a plain network, or A4 failing upstream so the constant is infinite).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from sast_models.hardware.deploy import IntLayer
+from sast_models.hardware.formats import MAX_REGISTER_BITS
+from sast_theory.combinator import Constants, compose
+from sast_theory.description import has_caps
+from sast_theory.registers import safe_register_bits
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A bound a priori (caps of the parameterization) and a posteriori (this checkpoint's weights)."""
+
+    prior: float | None
+    posterior: float | None
+
+
+@dataclass(frozen=True)
+class StateBounds:
+    """P1 for one layer: the uniform U (both ways) and the per-neuron a posteriori interval [low_i, high_i]."""
+
+    name: str
+    uniform: Pair
+    low: np.ndarray
+    high: np.ndarray
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _both(description: dict[str, Any]) -> tuple[Constants | None, Constants]:
+    prior = compose(description, posterior=False) if has_caps(description) else None
+    return prior, compose(description, posterior=True)
+
+
+def _network_pair(description: dict[str, Any], key: str) -> Pair:
+    prior, post = _both(description)
+    return Pair(_finite(prior.network_numeric[key]) if prior else None, _finite(post.network_numeric[key]))
+
+
+def state_bounds(description: dict[str, Any], mode: str) -> list[StateBounds]:
+    """P1 per layer. mode 'surrogate' uses the surrogate-only intervals where the theory gives them."""
+    prior, post = _both(description)
+    out = []
+    for index, li in enumerate(post.layers):
+        detail = li.detail
+        kind = "surrogate" if mode == "surrogate" and "surrogate_low" in detail else "interval"
+        low, high = detail[f"{kind}_low"], detail[f"{kind}_high"]
+        uniform = Pair(_finite(prior.layer_numeric[index]["state_bound"]) if prior else None,
+                       _finite(post.layer_numeric[index]["state_bound"]))
+        out.append(StateBounds(li.name, uniform, np.asarray(low, dtype=float), np.asarray(high, dtype=float)))
+    return out
+
+
+def contraction_bounds(description: dict[str, Any]) -> list[Pair]:
+    """A4: rho_l of every layer (the readout's is its leak)."""
+    prior, post = _both(description)
+    return [Pair(_finite(prior.layer_numeric[i]["rho"]) if prior else None, _finite(post.layer_numeric[i]["rho"]))
+            for i in range(len(post.layers))]
+
+
+def lipschitz_bound(description: dict[str, Any]) -> Pair:
+    """P2: L_x (surrogate mode)."""
+    return _network_pair(description, "L_x")
+
+
+def gradient_bound(description: dict[str, Any]) -> Pair:
+    """P3: G, the bound on the loss gradient w.r.t. the explicit weights and biases."""
+    return _network_pair(description, "G")
+
+
+def smoothness_bound(description: dict[str, Any]) -> Pair:
+    """P3: L_theta, the bound on the loss Hessian w.r.t. the explicit weights and biases."""
+    return _network_pair(description, "L_theta")
+
+
+def ball_smoothness(description: dict[str, Any], radius: float) -> float | None:
+    """L_theta valid on the whole Frobenius ball of `radius` around the weights (P4 needs it over the ball).
+
+    The a priori constants of a description whose caps enclose the ball: each weight's certified norms
+    (sast_theory) widened by the norm of a perturbation E with ||E||_F <= radius, using the providers' own
+    ||E||_op <= q ||E||_F and ||E_row||_1 <= sqrt(row length) ||E_row||_F. See the report: this belongs
+    in sast_theory.
+    """
+    post = compose(description, posterior=True)
+    ball = copy.copy(description)
+    ball["layers"] = []
+    for record, li in zip(description["layers"], post.layers, strict=True):
+        row = math.sqrt(int(np.prod(np.shape(record["weight"])[1:])))
+        caps = {"inf": li.c + row * radius, "spectral": li.omega + li.q * radius, "bias": li.bbar + radius}
+        ball["layers"].append({**record, "caps": caps})
+    return _finite(compose(ball, posterior=False).network_numeric["L_theta"])
+
+
+def register_bound(layer: IntLayer, input_bound: float) -> tuple[Fraction, int]:
+    """P6 (sast_theory.registers): U_q in LSBs and the smallest register width that never saturates."""
+    bound = layer.state_bound(input_bound)
+    return bound, safe_register_bits(bound, layer.register.frac, MAX_REGISTER_BITS)
