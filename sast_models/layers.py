@@ -131,12 +131,20 @@ class DenseLIF(LIFLayer):
         self.kind = "dense_lif" if self.spiking else "readout"
 
     def operator(self, inputs: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-        flat = inputs.flatten(1)
-        if _event_sparse(flat, weight):
-            nonzero = torch.argwhere(flat.reshape(-1)).squeeze(1)  # flat indices, row-major (faster than nonzero)
-            if nonzero.numel() <= SPARSE_MAX_DENSITY * flat.numel():
-                return _EventLinear.apply(flat, weight, bias, nonzero)
-        return F.linear(flat, weight, bias)
+        return dense_currents(inputs.flatten(1), weight, bias)
+
+
+def dense_currents(flat: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """x W^T + b for flat inputs (N, n_in), from the nonzero inputs only when that is faster (see below).
+
+    Also used by the integer simulator on integer-valued float tensors: every partial sum of either path is a
+    sum of some of the same integer terms, so both are exact under the simulator's bound (any order).
+    """
+    if _event_sparse(flat, weight):
+        nonzero = torch.argwhere(flat.reshape(-1)).squeeze(1)  # flat indices, row-major (faster than nonzero)
+        if nonzero.numel() <= SPARSE_MAX_DENSITY * flat.numel():
+            return _EventLinear.apply(flat, weight, bias, nonzero)
+    return F.linear(flat, weight, bias)
 
 
 # Event frames are mostly zeros (N-MNIST at T = 20: about 5% nonzero pixels). For a large dense layer on such

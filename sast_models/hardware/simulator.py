@@ -31,6 +31,7 @@ from torch import Tensor
 from sast_theory.errors import InputError
 from sast_theory.registers import INT_LIMIT
 
+from ..layers import dense_currents
 from ..neuron import Map, integrate
 from ..surrogates import hard_spike
 from .deploy import IntLayer, IntNetwork
@@ -111,7 +112,7 @@ class _Layer:
         if layer.kind == "conv_lif":
             acc = F.conv2d(flat.to(dtype), weight, stride=layer.stride, padding=layer.padding)
         else:
-            acc = F.linear(flat.flatten(1).to(dtype), weight)
+            acc = dense_currents(flat.flatten(1).to(dtype), weight, None)
         currents = acc.to(torch.int64) * 2**layer.register.frac + self.bias
         return currents.view(steps, batch, *layer.lif_shape)
 
@@ -149,6 +150,7 @@ class IntegerSimulator:
         if x.dim() < 3 or x.numel() == 0 or x[0, 0].numel() != torch.Size(shape).numel():
             expected = ", ".join(map(str, shape))
             raise InputError(f"input of shape {tuple(x.shape)}: expected (T, B, {expected})")
-        if x.is_floating_point() and not torch.equal(x, x.round()):  # NaN != NaN fails here too
+        if x.is_floating_point() and bool((torch.frac(x).ne(0) & ~torch.isinf(x)).any()):
+            # NaN is not integer-valued (frac = NaN); +-inf are left to the A1 range check of the first layer
             raise InputError("the integer simulator needs integer-valued event frames (counts or 0/1)")
         return x.to(self.device).reshape(*x.shape[:2], *self.layers[0].spec.source_shape)
