@@ -1,9 +1,10 @@
 """The main job on the embedded default: `python -m paper_figures.demo --out runs/demo`.
 
 Trains a baseline (plain Adam) and a SAST model (independent-second-minibatch SAM) with the same smooth
-surrogate on the embedded synthetic N-MNIST-style set, evaluates both with surrogate spikes, hard spikes and
-(when the hardware modes are installed) INT8/INT4 integer deployment, computes the theory's a posteriori
-constants for both checkpoints, and writes results.json, results.md and accuracy.png into --out.
+surrogate (beta = 1) on the embedded synthetic N-MNIST-style set, for several seeds; evaluates each on the test
+split with surrogate spikes, hard spikes and (when the hardware modes are installed) INT8/INT4 integer
+deployment; computes the theory's a posteriori constants for every checkpoint; and writes results.json,
+results.md (mean +- sd over seeds) and accuracy.png into --out. Re-running continues or reuses finished runs.
 Exit 0 on success, 2 on bad input.
 """
 
@@ -13,6 +14,7 @@ import argparse
 import contextlib
 import io
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -29,12 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m paper_figures.demo", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--data", default="synthetic", help="dataset spec (default: the embedded synthetic set)")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--lr", type=float, default=5e-3)
+    p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--beta", type=float, default=1.0, help="surrogate sharpness (the gap shows at small beta)")
     p.add_argument("--rho", type=float, default=0.3, help="SAST radius")
     p.add_argument("--time-bins", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds")
     p.add_argument("--modes", default=None, help="evaluation modes (default: surrogate,hard + int8,int4 if present)")
     return p
 
@@ -63,31 +66,45 @@ def default_modes() -> str:
     return ",".join(m for m in ("surrogate", "hard", "int8", "int4") if m in available_modes())
 
 
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds:
+        raise InputError(f"--seeds {text!r}: expected comma-separated integers, e.g. 0,1,2")
+    return seeds
+
+
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    seeds = parse_seeds(args.seeds)
     from sast_models import evaluate, train
     from sast_theory import report
 
     out = Path(args.out)
     modes = args.modes or default_modes()
     log = io.StringIO()
-    results: dict = {"settings": vars(args) | {"modes": modes}, "runs": {}}
+    results: dict = {"settings": vars(args) | {"modes": modes}, "runs": {method: {} for method in METHODS}}
     start = time.perf_counter()
-    for method in METHODS:
-        run_dir = out / method
-        print(f"[demo] training {method} (beta={args.beta}) ...", file=sys.stderr)
-        summary = _call(train.main, ["--data", args.data, "--method", method, "--rho", str(args.rho),
-                                     "--beta", str(args.beta), "--epochs", str(args.epochs), "--lr", str(args.lr),
-                                     "--time-bins", str(args.time_bins), "--seed", str(args.seed),
-                                     "--out", str(run_dir), "--no-progress", *resume_flag(run_dir)],
-                        run_dir / "summary.json", log)
-        print(f"[demo] evaluating {method} on the test split: {modes}", file=sys.stderr)
-        evaluation = _call(evaluate.main, ["--model", summary["checkpoint"], "--modes", modes,
-                                           "--out", str(run_dir), "--no-progress"], run_dir / "eval.json", log)
-        theory = _call(report.main, ["--model", summary["checkpoint"], "--out", str(run_dir / "theory")],
-                       run_dir / "theory" / "theory.json", log)
-        results["runs"][method] = {"train": summary, "evaluate": evaluation, "theory": theory}
+    for seed in seeds:
+        for method in METHODS:
+            run_dir = out / f"{method}_seed{seed}"
+            print(f"[demo] seed {seed}: training {method} (beta={args.beta}) ...", file=sys.stderr)
+            summary = _call(train.main, ["--data", args.data, "--method", method, "--rho", str(args.rho),
+                                         "--beta", str(args.beta), "--epochs", str(args.epochs),
+                                         "--lr", str(args.lr), "--batch-size", str(args.batch_size),
+                                         "--time-bins", str(args.time_bins), "--seed", str(seed),
+                                         "--out", str(run_dir), "--no-progress", *resume_flag(run_dir)],
+                            run_dir / "summary.json", log)
+            print(f"[demo] seed {seed}: evaluating {method} on the test split: {modes}", file=sys.stderr)
+            evaluation = _call(evaluate.main, ["--model", summary["checkpoint"], "--modes", modes,
+                                               "--out", str(run_dir), "--no-progress"], run_dir / "eval.json", log)
+            theory = _call(report.main, ["--model", summary["checkpoint"], "--out", str(run_dir / "theory")],
+                           run_dir / "theory" / "theory.json", log)
+            results["runs"][method][str(seed)] = {"train": summary, "evaluate": evaluation, "theory": theory}
+    results["summary"] = summarise(results)
     results["seconds"] = time.perf_counter() - start
     atomic_write_json(out / "results.json", results)
     atomic_write_text(out / "results.md", results_table(results))
@@ -97,21 +114,40 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_OK
 
 
+def _mean_sd(values: list[float]) -> dict:
+    return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "values": values}
+
+
+def summarise(results: dict) -> dict:
+    """Per method: mean and sd over seeds of each mode's test accuracy, the transfer gap, s/epoch."""
+    modes = results["settings"]["modes"].split(",")
+    out = {}
+    for method, runs in results["runs"].items():
+        evaluations = [run["evaluate"] for run in runs.values()]
+        out[method] = {
+            "accuracy": {m: _mean_sd([e["modes"][m]["accuracy"] for e in evaluations]) for m in modes},
+            "transfer_gap_pp": _mean_sd([e["transfer_gap_pp"] for e in evaluations]),
+            "seconds_per_epoch": _mean_sd([run["train"]["seconds_per_epoch"] for run in runs.values()]),
+        }
+    return out
+
+
 def results_table(results: dict) -> str:
-    """Markdown: accuracy per evaluation mode and method, the transfer gap, training time."""
-    runs = results["runs"]
+    """Markdown: test accuracy per evaluation mode and method (mean +- sd over seeds), gap, time per epoch."""
     modes = results["settings"]["modes"].split(",")
     lines = ["| method | " + " | ".join(f"{m} acc (%)" for m in modes) + " | gap surrogate-hard (pp) | s/epoch |",
              "|---" * (len(modes) + 3) + "|"]
-    for method, run in runs.items():
-        evaluation = run["evaluate"]
-        accs = " | ".join(f"{evaluation['modes'][m]['accuracy']:.1f}" for m in modes)
-        lines.append(f"| {method} | {accs} | {evaluation['transfer_gap_pp']:.1f} | "
-                     f"{run['train']['seconds_per_epoch']:.1f} |")
+    for method, stats in results["summary"].items():
+        accs = " | ".join(f"{stats['accuracy'][m]['mean']:.1f} +- {stats['accuracy'][m]['sd']:.1f}" for m in modes)
+        gap = stats["transfer_gap_pp"]
+        lines.append(f"| {method} | {accs} | {gap['mean']:.1f} +- {gap['sd']:.1f} | "
+                     f"{stats['seconds_per_epoch']['mean']:.2f} |")
     settings = results["settings"]
     lines.append("")
-    lines.append(f"data {settings['data']}, beta {settings['beta']}, rho {settings['rho']}, "
-                 f"{settings['epochs']} epochs, seed {settings['seed']}; total {results['seconds']:.0f} s")
+    lines.append(f"data {settings['data']} (test split), beta {settings['beta']}, rho {settings['rho']}, "
+                 f"{settings['epochs']} epochs, lr {settings['lr']}, batch {settings['batch_size']}, "
+                 f"seeds {settings['seeds']}; total {results['seconds']:.0f} s")
     return "\n".join(lines) + "\n"
 
 
