@@ -10,7 +10,6 @@ Exit 0 on success, 2 on bad input.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -20,15 +19,15 @@ import time
 from pathlib import Path
 
 from sast_theory.atomic import atomic_write_json, atomic_write_text
-from sast_theory.errors import EXIT_OK, InputError, cli_entry
+from sast_theory.errors import EXIT_OK, CliParser, InputError, cli_entry
 
 from .plots import accuracy_bars
 
 METHODS = ("baseline", "sast")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m paper_figures.demo", description=__doc__.split("\n\n")[0])
+def build_parser() -> CliParser:
+    p = CliParser(prog="python -m paper_figures.demo", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--data", default="synthetic", help="dataset spec (default: the embedded synthetic set)")
     p.add_argument("--epochs", type=int, default=15)

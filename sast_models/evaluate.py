@@ -17,11 +17,10 @@ import numpy as np
 import torch
 
 from sast_theory.atomic import atomic_write_json
-from sast_theory.errors import EXIT_OK, InputError, cli_entry
+from sast_theory.errors import EXIT_OK, CliParser, InputError, cli_entry
 
 from .checkpoint import load_checkpoint
 from .data.loading import SPEC_HELP, load_frames
-from .training.cli import Parser
 from .training.distributed import resolve_device
 from .training.measure import measure
 from .training.modes import available_modes
@@ -31,8 +30,8 @@ from .training.splits import stratified_split
 SUBSETS = ("all", "val", "train")
 
 
-def build_parser() -> Parser:
-    p = Parser(prog="python -m sast_models.evaluate", description=__doc__.split("\n")[0])
+def build_parser() -> CliParser:
+    p = CliParser(prog="python -m sast_models.evaluate", description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True, help="checkpoint (model.safetensors)")
     p.add_argument("--data", default=None, help=f"{SPEC_HELP} (default: the checkpoint's training data)")
     p.add_argument("--split", default="test", help="dataset split (default test)")

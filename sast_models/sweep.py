@@ -27,10 +27,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sast_theory.atomic import atomic_write_json, atomic_write_text
-from sast_theory.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError, cli_entry
+from sast_theory.errors import EXIT_CHECK_FAILED, EXIT_OK, CliParser, InputError, cli_entry
 
 from . import train
-from .training.cli import Parser
 from .training.outputs import check_writable
 
 COLUMNS = ["cell", "method", "rho", "beta", "seed", "surrogate_acc", "hard_acc", "transfer_gap_pp",
@@ -39,8 +38,8 @@ STATISTICS = ("surrogate_acc", "hard_acc", "transfer_gap_pp", "seconds_per_epoch
 CONTROLLED = ("--out", "--method", "--rho", "--beta", "--seed", "--resume")
 
 
-def build_parser() -> Parser:
-    p = Parser(prog="python -m sast_models.sweep", description=__doc__.split("\n")[0])
+def build_parser() -> CliParser:
+    p = CliParser(prog="python -m sast_models.sweep", description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="sweep folder (cells/, sweep.csv, sweep.json)")
     p.add_argument("--methods", default="baseline,sast", help="comma-separated: baseline, sam, sast")
     p.add_argument("--rhos", default="0.3", help="comma-separated SAM radii (not used by the baseline)")

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from sast_theory.atomic import atomic_write_json, atomic_write_text
-from sast_theory.errors import EXIT_OK, InputError, cli_entry
+from sast_theory.errors import EXIT_OK, CliParser, InputError, cli_entry
 
 from .checkpoint import save_checkpoint
 from .data.loading import SPEC_HELP, load_frames
@@ -31,7 +31,6 @@ from .data.synthetic import PRESETS
 from .networks import LIFNetwork, build_network
 from .sam import SAM
 from .spec import NetworkSpec
-from .training.cli import Parser
 from .training.distributed import Context, process_device, resolve_device, setup, teardown, wrap
 from .training.loop import train_epoch
 from .training.measure import measure
@@ -45,8 +44,8 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 CONFIG_EXCLUDED = ("out", "resume", "device", "progress", "cache_dir")  # do not change the trained weights
 
 
-def build_parser() -> Parser:
-    p = Parser(prog="python -m sast_models.train", description=__doc__.split("\n")[0])
+def build_parser() -> CliParser:
+    p = CliParser(prog="python -m sast_models.train", description=__doc__.split("\n")[0])
     p.add_argument("--data", default="synthetic", help=f"dataset: {SPEC_HELP} (default synthetic)")
     p.add_argument("--split", default="train", help="dataset split to train on (train/validation from it)")
     p.add_argument("--time-bins", type=int, default=10, help="T, frames per sample")

@@ -7,10 +7,11 @@ no partial output file.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 F = TypeVar("F", bound=Callable[..., int])
 
@@ -39,3 +40,10 @@ def cli_entry(main: F) -> F:
             return EXIT_BAD_INPUT
 
     return wrapper  # type: ignore[return-value]
+
+
+class CliParser(argparse.ArgumentParser):
+    """argparse whose usage errors are InputErrors: one stderr line and exit 2 under `cli_entry`."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(f"{self.prog}: {message} (see --help)")

@@ -23,7 +23,7 @@ from . import calculus, registers, theorems
 from .atomic import atomic_write_json, atomic_write_text
 from .combinator import Constants, compose
 from .description import DEFAULT_CAPS, a_priori_description, has_caps, has_weights, validate
-from .errors import EXIT_CHECK_FAILED, EXIT_OK, InputError, cli_entry
+from .errors import EXIT_CHECK_FAILED, EXIT_OK, CliParser, InputError, cli_entry
 from .feasibility import feasible_region, plot_region
 
 SCHEMA = "sast.theory/1"
@@ -274,8 +274,8 @@ def _ints(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m sast_theory.report", description=__doc__.split("\n\n")[0])
+def parser() -> CliParser:
+    p = CliParser(prog="python -m sast_theory.report", description=__doc__.split("\n\n")[0])
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="checkpoint (a priori and a posteriori constants)")
     source.add_argument("--arch", choices=("mlp", "conv"), help="a priori constants for a configuration")

@@ -24,7 +24,7 @@ from sast_models.describe import describe
 from sast_models.networks import LIFNetwork
 from sast_models.training.outputs import check_writable
 from sast_theory.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
-from sast_theory.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError, cli_entry
+from sast_theory.errors import EXIT_CHECK_FAILED, EXIT_OK, CliParser, InputError, cli_entry
 
 from .plots import bound_chart
 from .report import CheckResult, table
@@ -32,16 +32,9 @@ from .report import CheckResult, table
 RANDOM_DATA = "random"
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse whose errors are one-line InputErrors (exit 2 through cli_entry) instead of usage dumps."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise InputError(f"{self.prog}: {message}")
-
-
-def common_parser(prog: str, description: str) -> Parser:
+def common_parser(prog: str, description: str) -> CliParser:
     """Flags every check (and verification.all) takes."""
-    p = Parser(prog=prog, description=description)
+    p = CliParser(prog=prog, description=description)
     p.add_argument("--model", required=True, help="checkpoint (model.safetensors)")
     p.add_argument("--data", default=None, help=f"'{RANDOM_DATA}' (binary frames in {{0, X}}) or {SPEC_HELP} "
                    "(default: the checkpoint's training data, else random)")
@@ -152,7 +145,7 @@ class Check:
     default_modes: tuple[str, ...]
     measure: Callable[[Setup, tuple[str, ...]], CheckResult]
 
-    def parser(self) -> Parser:
+    def parser(self) -> CliParser:
         p = common_parser(f"python -m verification.check_{self.name}", f"{self.property}: {self.summary}")
         default = ",".join(self.default_modes)
         p.add_argument("--mode", default=default,

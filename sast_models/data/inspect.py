@@ -8,7 +8,6 @@ Prints a summary (events, duration, size, polarity balance, label) and, with --o
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from sast_theory.atomic import atomic_write, atomic_write_json  # noqa: E402
-from sast_theory.errors import InputError, cli_entry  # noqa: E402
+from sast_theory.errors import CliParser, InputError, cli_entry  # noqa: E402
 
 from . import aedat, nmnist  # noqa: E402
 from .framing import FrameSpec, frame_events  # noqa: E402
@@ -74,7 +73,7 @@ def plot(frames: np.ndarray, path: Path, title: str) -> None:
 
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sast_models.data.inspect",
+    parser = CliParser(prog="python -m sast_models.data.inspect",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("target", metavar="FILE_OR_DIR", type=Path)
     parser.add_argument("--out", type=Path, help="folder for <name>.png and <name>.json")
