@@ -2,10 +2,9 @@
 
 Trains a baseline (plain Adam) and a SAST model (independent-second-minibatch SAM) with the same smooth
 surrogate (beta = 1) on the embedded synthetic N-MNIST-style set, for several seeds; evaluates each on the test
-split with surrogate spikes, hard spikes and (when the hardware modes are installed) INT8/INT4 integer
-deployment; computes the theory's a posteriori constants for every checkpoint; and writes results.json,
-results.md (mean +- sd over seeds) and accuracy.png into --out. Re-running continues or reuses finished runs.
-Exit 0 on success, 2 on bad input.
+split with surrogate spikes, hard spikes and INT8/INT4 integer deployment; computes the theory's a posteriori
+constants for every checkpoint; and writes results.json, results.md (mean +- sd over seeds) and accuracy.png
+into --out. Re-running continues or reuses finished runs. Exit 0 on success, 2 on bad input.
 """
 
 from __future__ import annotations
@@ -18,8 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from sast_theory.atomic import atomic_write_json, atomic_write_text
-from sast_theory.errors import EXIT_OK, CliParser, InputError, cli_entry
+from sast_core.atomic import atomic_write_json, atomic_write_text
+from sast_core.cli import CliParser, cli_entry, parse_list
+from sast_core.errors import EXIT_OK, InputError
 
 from .plots import accuracy_bars
 
@@ -37,7 +37,7 @@ def build_parser() -> CliParser:
     p.add_argument("--rho", type=float, default=0.3, help="SAST radius")
     p.add_argument("--time-bins", type=int, default=10)
     p.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds")
-    p.add_argument("--modes", default=None, help="evaluation modes (default: surrogate,hard + int8,int4 if present)")
+    p.add_argument("--modes", default=DEFAULT_MODES, help=f"evaluation modes (default: {DEFAULT_MODES})")
     return p
 
 
@@ -59,31 +59,17 @@ def resume_flag(run_dir: Path) -> list[str]:
     return ["--resume"] if (run_dir / RESUME_FILE).exists() else []
 
 
-def default_modes() -> str:
-    from sast_models.training.modes import available_modes
-
-    return ",".join(m for m in ("surrogate", "hard", "int8", "int4") if m in available_modes())
-
-
-def parse_seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        seeds = []
-    if not seeds:
-        raise InputError(f"--seeds {text!r}: expected comma-separated integers, e.g. 0,1,2")
-    return seeds
+DEFAULT_MODES = "surrogate,hard,int8,int4"
 
 
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    seeds = parse_seeds(args.seeds)
-    from sast_models import evaluate, train
-    from sast_theory import report
+    seeds = parse_list("--seeds", args.seeds, int)
+    from sast_models.cli import evaluate, report, train
 
     out = Path(args.out)
-    modes = args.modes or default_modes()
+    modes = args.modes
     log = io.StringIO()
     results: dict = {"settings": vars(args) | {"modes": modes}, "runs": {method: {} for method in METHODS}}
     start = time.perf_counter()

@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from sast_theory.atomic import atomic_write  # noqa: E402
+from sast_core.atomic import atomic_write  # noqa: E402
 
 
 def save_figure(fig, path: Path) -> Path:

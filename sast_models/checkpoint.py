@@ -1,11 +1,12 @@
 """Checkpoints: safetensors tensors + a JSON header in the safetensors metadata. Never unpickled.
 
 Header (metadata key "sast"): {"format": "sast.checkpoint", "schema_version": 1, "package_version",
-"architecture": NetworkSpec.to_dict(), "hyperparameters": {...}, "provenance": {...}}. Tensors: the network's
-raw (direct) parameters and buffers by state_dict name, plus optional extra tensors under "extra/<name>"
-(e.g. optimizer state for resuming). Writes are atomic. Loading refuses, with one InputError line and
-without executing anything from the file: a file that is not ours (a pickle included), an unknown schema
-version, an invalid architecture, a missing or unexpected tensor, a shape mismatch, NaN/inf values.
+"architecture": NetworkSpec.to_dict(), "hyperparameters": {...}, "provenance": {...}} (headers written before
+the redesign also carry the removed, always empty, architecture field "extra": NetworkSpec.from_dict ignores
+it). Tensors: the network's raw (direct) parameters and buffers by state_dict name, plus optional extra
+tensors under "extra/<name>" (e.g. optimizer state for resuming). Writes are atomic. Loading refuses, with one
+InputError line and without executing anything from the file: a file that is not ours (a pickle included), an
+unknown schema version, an invalid architecture, a missing or unexpected tensor, a shape mismatch, NaN/inf.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
-from sast_theory.atomic import atomic_write_bytes
-from sast_theory.errors import InputError
+from sast_core.atomic import atomic_write_bytes
+from sast_core.errors import InputError
+from sast_theory.description import NetworkDescription
 
 from .describe import describe
 from .networks import LIFNetwork
@@ -99,12 +101,10 @@ def load_extra_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return {name[len(EXTRA_PREFIX):]: t for name, t in tensors.items() if name.startswith(EXTRA_PREFIX)}
 
 
-def load_description(path: str | os.PathLike) -> dict[str, Any]:
-    """The network description (docs/describe_schema.md) of a checkpoint, with its header under 'checkpoint'."""
-    net, header = load_checkpoint(path)
-    description = describe(net)
-    description["checkpoint"] = {"path": str(path), "header": header}
-    return description
+def load_description(path: str | os.PathLike) -> NetworkDescription:
+    """The network description (sast_theory.description) of a checkpoint's network, as `describe` gives it."""
+    net, _ = load_checkpoint(path)
+    return describe(net)
 
 
 def _open(path: str | os.PathLike, *, with_tensors: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:

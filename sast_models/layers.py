@@ -8,24 +8,20 @@ Readout = a dense layer that does not spike (reset 'none'): u[t] = tau u[t-1] + 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sast_theory.errors import InputError
+from sast_core.errors import InputError
+from sast_theory.description import Caps, ConvLIFRecord, DenseLIFRecord, LayerRecord, ReadoutRecord
+from sast_theory.geometry import conv_output_size
 
 from .neuron import integrate
 from .parameterization import Leak, capped_bias, capped_weight
 from .surrogates import SpikeFn
-
-
-class Caps(NamedTuple):
-    inf: float
-    spectral: float
-    bias: float
 
 
 class Explicit(NamedTuple):
@@ -42,7 +38,8 @@ class LayerTrace(NamedTuple):
 
 
 class LIFLayer(nn.Module):
-    """Common machinery; subclasses define `kind`, `in_shape`, `lif_shape`, `out_shape` and `operator`."""
+    """Common machinery; subclasses define `kind`, `in_shape`, `lif_shape`, `out_shape`, `operator` and
+    `record` (the layer's entry in the network description)."""
 
     kind = "abstract"
 
@@ -100,6 +97,10 @@ class LIFLayer(nn.Module):
         """Input currents W x + b for a flat batch of inputs (N, *in_shape) -> (N, *lif_shape)."""
         raise NotImplementedError
 
+    def record(self, **common: Any) -> LayerRecord:
+        """This layer's description record; `common` holds name, tau, taubar, caps, weight and bias."""
+        raise NotImplementedError
+
     def pool(self, spikes: Tensor) -> Tensor:
         """Map the spikes (N, *lif_shape) to the layer output (identity unless pooling)."""
         return spikes
@@ -132,6 +133,12 @@ class DenseLIF(LIFLayer):
 
     def operator(self, inputs: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
         return dense_currents(inputs.flatten(1), weight, bias)
+
+    def record(self, **common: Any) -> LayerRecord:
+        sizes = {"inputs": self.in_shape[0], "neurons": self.out_shape[0]}
+        if self.spiking:
+            return DenseLIFRecord(theta=self.theta, reset=self.reset, **sizes, **common)
+        return ReadoutRecord(**sizes, **common)
 
 
 def dense_currents(flat: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
@@ -234,8 +241,8 @@ class ConvLIF(LIFLayer):
         **kwargs,
     ) -> None:
         c_in, height, width = in_shape
-        out_h = (height + 2 * padding - kernel) // stride + 1
-        out_w = (width + 2 * padding - kernel) // stride + 1
+        out_h = conv_output_size(height, kernel, stride, padding)
+        out_w = conv_output_size(width, kernel, stride, padding)
         if out_h < pool or out_w < pool:
             raise InputError(f"conv block on input {in_shape}: output {out_h}x{out_w} is smaller than pool {pool}")
         super().__init__((channels, c_in, kernel, kernel), c_in * kernel * kernel, (channels, out_h, out_w),
@@ -249,3 +256,8 @@ class ConvLIF(LIFLayer):
 
     def pool(self, spikes: Tensor) -> Tensor:
         return F.avg_pool2d(spikes, self.pool_size) if self.pool_size > 1 else spikes
+
+    def record(self, **common: Any) -> LayerRecord:
+        return ConvLIFRecord(input_shape=self.in_shape, channels=self.lif_shape[0], kernel=(self.kernel, self.kernel),
+                             stride=self.stride, padding=self.padding, pool=self.pool_size, theta=self.theta,
+                             reset=self.reset, **common)

@@ -13,11 +13,13 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from sast_core.errors import InputError
 from sast_theory.calculus import contraction_factor, largest_feasible_taubar
-from sast_theory.errors import InputError
+from sast_theory.description import Caps
+from sast_theory.norms import inf_norm
 from sast_theory.surrogates import reset_offset
 
-from .layers import Caps, ConvLIF, DenseLIF, LayerTrace, LIFLayer
+from .layers import ConvLIF, DenseLIF, LayerTrace, LIFLayer
 from .spec import NetworkSpec
 from .surrogates import spike_function
 
@@ -79,8 +81,9 @@ class LIFNetwork(nn.Module):
         return [spec.inf_cap * (spec.input_bound if index == 0 else 1.0) + spec.bias_cap
                 for index in range(spiking_layers)]
 
+
     def contraction_report(self) -> list[dict]:
-        """A4 per spiking layer from the ACTUAL weights: I_max, taubar, rho, and whether rho < 1.
+        """A4 per spiking layer from the ACTUAL weights: I_max = ||W||_inf S + ||b||_inf, taubar, rho, rho < 1.
 
         For the plain parameterization this says whether the trained network happens to satisfy A4.
         """
@@ -88,9 +91,8 @@ class LIFNetwork(nn.Module):
         report, scale = [], spec.input_bound
         with torch.no_grad():
             for layer in self.layers[:-1]:
-                weight, bias, tau = layer.explicit()
-                rows = weight.abs().double().flatten(1).sum(1)
-                current = float(rows.max()) * scale + float(bias.abs().max())
+                weight, bias, tau = (t.detach().double().cpu().numpy() for t in layer.explicit())
+                current = inf_norm(weight) * scale + float(abs(bias).max())
                 taubar = float(tau.max())
                 rho = contraction_factor(spec.surrogate, spec.beta, spec.theta, spec.reset, taubar, current)
                 report.append({"layer": layer.kind, "current_bound": current, "taubar": taubar, "rho": rho,

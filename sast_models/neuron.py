@@ -23,7 +23,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from sast_theory.errors import InputError
+from sast_core.errors import InputError
 from sast_theory.surrogates import RESETS
 
 Map = Callable[[Tensor], Tensor]

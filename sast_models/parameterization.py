@@ -19,23 +19,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-PARAMETERIZATIONS = ("contractive", "plain")
-
 
 def rounding_margin(dtype: torch.dtype, n_terms: int) -> float:
     """Relative slack covering the float rounding of the scale, the product and the float64 sums."""
     return 8 * torch.finfo(dtype).eps + 4 * n_terms * torch.finfo(torch.float64).eps
-
-
-def operator_abs_sums(weight: Tensor) -> tuple[Tensor, Tensor]:
-    """(row sums, column sums) of |W| in float64: output-row and input-column abs-sums of the operator.
-
-    Dense (n_out, n_in): rows and columns. Conv (C_out, C_in, kh, kw): per output / per input channel.
-    """
-    magnitude = weight.abs().double()
-    rows = magnitude.flatten(1).sum(1)
-    cols = magnitude.transpose(0, 1).flatten(1).sum(1)
-    return rows, cols
 
 
 def capped_weight(raw: Tensor, inf_cap: float, spectral_cap: float) -> Tensor:
@@ -116,13 +103,6 @@ def capped_bias(raw: Tensor, bias_cap: float) -> Tensor:
     if bias_cap == 0:
         return torch.zeros_like(raw)
     return bias_cap * torch.tanh(raw / bias_cap)
-
-
-def raw_bias_for(bias: Tensor, bias_cap: float) -> Tensor:
-    """Inverse of `capped_bias` on (-bbar, bbar): the raw value that maps to `bias`."""
-    if bias_cap == 0:
-        return torch.zeros_like(bias)
-    return bias_cap * torch.atanh(torch.clamp(bias / bias_cap, -1 + 1e-6, 1 - 1e-6))
 
 
 class Leak(nn.Module):

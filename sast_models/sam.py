@@ -1,31 +1,18 @@
 """Sharpness-Aware Minimization (SAM) and its SAST variant, wrapping any torch base optimizer.
 
-One step, with g the loss gradient at the current weights w:
+One step, with g the loss gradient at the current weights w (||.|| the global 2-norm over every parameter
+with a gradient):
 
-    e = rho * g / ||g||                    (SAM; ||.|| the global 2-norm over every parameter with a gradient)
-    e = rho * T^2 g / ||T g||,  T = |w| + eta   (adaptive SAM, ASAM; elementwise; ||T^-1 e|| = rho)
-    w <- base_step(w, grad loss(w + e))    (the base optimizer's update, taken at the restored weights w)
+    e = rho g / ||g||                          SAM; SAST takes g from an independent minibatch B' (THEORY.md P5)
+    e = rho T^2 g / ||T g||,  T = |w| + eta    adaptive SAM (ASAM), elementwise, ||T^-1 e|| = rho
+    w <- base_step(w, grad loss(w + e))        the base optimizer's update, taken at the restored weights w
 
-SAST (THEORY.md P5) draws the perturbation gradient from a minibatch B' and the descent gradient from an
-independent minibatch B: call `step(perturb_closure, descent_closure)` with one closure per batch. Same-batch
-SAM is `step(closure)`. Each closure zeroes nothing itself: it runs forward + backward and returns the loss.
-
-Contract:
-- The perturbation uses the raw loss gradient `p.grad` only. The base optimizer's weight decay (and momentum,
-  Adam moments) never enters e; the decay is applied by the base step, at the restored weights.
-- The old weights are cloned before the perturbation and copied back bit-exactly before the base step.
-- rho = 0 skips the perturbation pass entirely, so it is the base optimizer step for step, bit for bit.
-- g = 0 gives e = 0 (no NaN); a non-finite gradient norm raises FloatingPointError before any weight moves.
-- The perturbation acts on `optimizer.param_groups`, i.e. on `model.parameters()`: with the contraction
-  parameterization these are the raw (direct) parameters, and the constrained weights follow from them.
-- torch.distributed: under DistributedDataParallel each backward all-reduces (averages) the gradients
-  before `first_step` reads them, so ||g|| is the norm of the global gradient, identical on every rank, and
-  every rank applies the same e. Do not run the perturbation pass under `ddp.no_sync()` (that would give
-  each rank its own local perturbation, which is a different algorithm).
-- Network state: each closure must start the network from its initial state (the toolkit's networks start
-  every forward from u = 0, s = 0). With `rng_replay=True` the torch RNG state (CPU and CUDA) is restored
-  before the descent pass, so both passes draw the same random numbers (e.g. dropout masks) and the RNG
-  stream advances as if one pass had run.
+`step(closure)` is same-batch SAM, `step(perturb_closure, descent_closure)` SAST; each closure runs forward +
+backward and returns the loss. Contract (docs/training.md, one test each): e uses the raw `p.grad` only (no
+weight decay, momentum or Adam moments); w is restored bit-exactly from a copy; rho = 0 is the base
+optimizer bit for bit; g = 0 gives e = 0 and a non-finite ||g|| raises FloatingPointError before any weight
+moves; under DDP ||g|| is the global gradient's on every rank (never perturb under `no_sync`);
+`rng_replay=True` replays the torch RNG state in the descent pass.
 """
 
 from __future__ import annotations

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from sast_theory.errors import InputError
+from sast_core.errors import InputError
+from sast_theory.description import ARCHS, DEFAULT_CAPS, PARAMETERIZATIONS, check_leak
 from sast_theory.surrogates import RESETS, SURROGATES
 
-from .parameterization import PARAMETERIZATIONS
-
-ARCHS = ("mlp", "conv")
+LEGACY_FIELDS = ("extra",)  # written by version-1 headers before the redesign (always {}), ignored on load
 
 
 @dataclass(frozen=True)
@@ -48,11 +47,10 @@ class NetworkSpec:
     learn_tau: bool = False
     parameterization: str = "contractive"
     input_bound: float = 1.0
-    inf_cap: float = 20.0
-    spectral_cap: float = 20.0
-    bias_cap: float = 1.0
+    inf_cap: float = DEFAULT_CAPS.inf
+    spectral_cap: float = DEFAULT_CAPS.spectral
+    bias_cap: float = DEFAULT_CAPS.bias
     init_gain: float = 3.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("input_shape", "hidden", "channels"):
@@ -78,9 +76,7 @@ class NetworkSpec:
         if min(self.kernel, self.stride, self.pool) < 1 or self.padding < 0:
             raise InputError("conv geometry: kernel, stride, pool must be >= 1 and padding >= 0")
         for name in ("tau", "leak_cap", "readout_leak"):
-            value = getattr(self, name)
-            if not (0.0 <= value < 1.0):
-                raise InputError(f"{name} = {value}: a leak must lie in [0, 1)")
+            check_leak(name, getattr(self, name))
         if self.learn_tau and not (0.0 < self.tau < self.leak_cap):
             raise InputError(f"learn_tau needs 0 < tau < taubar (got tau={self.tau}, taubar={self.leak_cap})")
         if self.tau > self.leak_cap:
@@ -103,6 +99,7 @@ class NetworkSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NetworkSpec:
+        data = {key: value for key, value in data.items() if key not in LEGACY_FIELDS}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -13,11 +13,10 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from sast_theory.errors import InputError
-from sast_theory.surrogates import SURROGATES
+from sast_core.errors import InputError
+from sast_theory.surrogates import SPIKE_MODES, SURROGATES
 
 SpikeFn = Callable[[Tensor], Tensor]
-MODES = ("surrogate", "hard")
 
 
 def sigmoid_surrogate(z: Tensor, beta: float) -> Tensor:
@@ -47,7 +46,7 @@ def spike_function(surrogate: str, beta: float, mode: str) -> SpikeFn:
     if mode == "hard":
         return hard_spike
     if mode != "surrogate":
-        raise InputError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+        raise InputError(f"unknown mode {mode!r}; expected one of {', '.join(SPIKE_MODES)}")
     if surrogate not in _SURROGATE_FNS:
         raise InputError(f"unknown surrogate {surrogate!r}; expected one of {', '.join(SURROGATES)}")
     fn = _SURROGATE_FNS[surrogate]

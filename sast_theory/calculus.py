@@ -26,7 +26,8 @@ import numpy as np
 import sympy as sp
 from scipy.optimize import brentq
 
-from .errors import InputError
+from sast_core.errors import InputError
+
 from .surrogates import RESETS, beta, reset_expr, reset_offset, surrogate_expr, theta, u, z
 
 _MAX_ORDER = 4  # highest derivative of phi used: r^(k+2) for kappa_2 needs phi^(4)

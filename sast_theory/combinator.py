@@ -1,20 +1,20 @@
 """The combinator: runs the layer providers in order and composes the network constants on both paths.
 
-It knows nothing about layer types (providers/__init__ dispatches on the record's "type").
+It knows nothing about layer types (providers/__init__ dispatches on the record's `kind`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import sympy as sp
 
+from sast_core.errors import InputError
+
 from . import numeric, symbolic
-from .description import validate
-from .errors import InputError
-from .providers import Context, Incoming, LayerInputs, provider_for
+from .description import NetworkDescription
+from .providers import Incoming, LayerInputs, Setting, provider_for
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Constants:
     """Every constant of one description, a priori (caps) or a posteriori (weights), on both paths."""
 
     posterior: bool
-    context: Context
+    setting: Setting
     layers: list[LayerInputs]
     layer_numeric: list[dict[str, float]]
     layer_symbolic: list[dict[str, sp.Expr]]
@@ -45,28 +45,26 @@ class Constants:
         return max(gaps, default=0.0)
 
 
-def compose(description: dict[str, Any], posterior: bool) -> Constants:
+def compose(description: NetworkDescription, posterior: bool) -> Constants:
     """All constants of `description`; posterior=True uses its weights, False its caps (A3)."""
-    validate(description)
-    ctx = Context(
-        surrogate=description["surrogate"]["name"],
-        beta=float(description["surrogate"]["beta"]),
-        input_bound=float(description["input"]["bound"]),
+    if not isinstance(description, NetworkDescription):
+        raise InputError(f"compose: expected a NetworkDescription, got {type(description).__name__}")
+    setting = Setting(
+        surrogate=description.surrogate, beta=description.beta, input_bound=description.input_bound,
         posterior=posterior,
     )
-    if posterior and not all("weight" in layer for layer in description["layers"]):
+    if posterior and not description.has_weights:
         raise InputError("a posteriori constants need the weights in the description (a checkpoint)")
-    incoming = Incoming(ctx.input_bound)
-    flow_n, flow_s = numeric.input_flow(ctx.input_bound), symbolic.input_flow()
+    incoming = Incoming(setting.input_bound)
+    flow_n, flow_s = numeric.input_flow(setting.input_bound), symbolic.input_flow()
     layers, layer_n, layer_s, values = [], [], [], {}
-    for index, record in enumerate(description["layers"], start=1):
-        li, incoming = provider_for(record["type"]).inputs(record, incoming, index, ctx)
+    for index, record in enumerate(description.layers, start=1):
+        li, incoming = provider_for(record.kind).inputs(record, incoming, index, setting)
         flow_n, terms_n = numeric.layer_terms(li, flow_n)
-        flow_s, terms_s = symbolic.layer_terms(li, flow_s, ctx.surrogate, posterior)
-        values.update(symbolic.layer_values(li, ctx.surrogate, ctx.beta, ctx.input_bound))
+        flow_s, terms_s = symbolic.layer_terms(li, flow_s, setting.surrogate, posterior)
+        values.update(symbolic.layer_values(li, setting.surrogate, setting.beta, setting.input_bound))
         layers.append(li)
         layer_n.append(terms_n)
         layer_s.append(terms_s)
-    return Constants(
-        posterior, ctx, layers, layer_n, layer_s, numeric.network_terms(flow_n), symbolic.network_terms(flow_s), values
-    )
+    network_n, network_s = numeric.network_terms(flow_n), symbolic.network_terms(flow_s)
+    return Constants(posterior, setting, layers, layer_n, layer_s, network_n, network_s, values)

@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from .calculus import surrogate_values
+from .surrogates import SPIKE_MODES
 
-MODES = ("surrogate", "hard")
 _PIECES = 64
 _ITERATIONS = 5000
 _EXTRAPOLATE = 8
@@ -98,7 +98,7 @@ def invariant_intervals(
     beta: float,
     theta: float,
     r0: float,
-    modes: tuple[str, ...] = MODES,
+    modes: tuple[str, ...] = SPIKE_MODES,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Certified per-neuron intervals [lo_i, hi_i] containing u_i[t] for all t (module docstring).
 

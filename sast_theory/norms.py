@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InputError
+from sast_core.errors import InputError
+
+from .geometry import conv_output_size
 
 _EPS = np.finfo(float).eps
 
@@ -39,10 +41,16 @@ def dense_spectral_norm(weight: np.ndarray) -> float:
     return float(sigma + 4 * max(w.shape) * _EPS * float(np.linalg.norm(w)))
 
 
+def row_abs_sums(weight: np.ndarray) -> np.ndarray:
+    """sum_j |W_ij| per output row i; for a conv kernel (C_out, C_in, kh, kw) per output channel (the kernel)."""
+    w = np.abs(np.asarray(weight))
+    return w.reshape(w.shape[0], -1).sum(axis=1)
+
+
 def inf_norm(weight: np.ndarray) -> float:
     """||W||_inf = max row abs-sum; for a conv kernel (C_out, C_in, kh, kw) the bound max_o sum |K[o]|."""
-    w = np.abs(_finite(weight, "weight"))
-    return float(w.reshape(w.shape[0], -1).sum(axis=1).max()) if w.size else 0.0
+    w = _finite(weight, "weight")
+    return float(row_abs_sums(w).max()) if w.size else 0.0
 
 
 def one_norm(weight: np.ndarray) -> float:
@@ -79,8 +87,8 @@ def conv_matrix(kernel: np.ndarray, in_shape: tuple[int, int, int], stride: int,
     k = _finite(kernel, "conv kernel")
     c_out, c_in, kh, kw = k.shape
     _, height, width = in_shape
-    h_out = (height + 2 * padding - kh) // stride + 1
-    w_out = (width + 2 * padding - kw) // stride + 1
+    h_out = conv_output_size(height, kh, stride, padding)
+    w_out = conv_output_size(width, kw, stride, padding)
     matrix = np.zeros((c_out, h_out, w_out, c_in, height, width))
     for i in range(h_out):
         for j in range(w_out):

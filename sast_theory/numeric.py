@@ -20,7 +20,7 @@ from .providers.base import LayerInputs
 
 
 @dataclass(frozen=True)
-class Flow:
+class NumericFlow:
     scale: float  # S: entries of the signal in [0, S]
     D: float  # sup_t ||first directional derivative|| of the signal (P3)
     E: float  # sup_t ||second directional derivative|| (P3)
@@ -28,11 +28,11 @@ class Flow:
     out_gain: float  # a priori factor M1 ||P|| between the previous membrane and this signal (1 for x)
 
 
-def input_flow(input_bound: float) -> Flow:
-    return Flow(input_bound, 0.0, 0.0, 1.0, 1.0)
+def input_flow(input_bound: float) -> NumericFlow:
+    return NumericFlow(input_bound, 0.0, 0.0, 1.0, 1.0)
 
 
-def layer_terms(li: LayerInputs, flow: Flow) -> tuple[Flow, dict[str, float]]:
+def layer_terms(li: LayerInputs, flow: NumericFlow) -> tuple[NumericFlow, dict[str, float]]:
     """This layer's constants and the flow handed to the next layer."""
     current = li.c * flow.scale + li.bbar
     state = (current + li.taubar * li.r0) / (1.0 - li.taubar)
@@ -48,9 +48,9 @@ def layer_terms(li: LayerInputs, flow: Flow) -> tuple[Flow, dict[str, float]]:
     if li.spiking:
         d_out = li.pool_gain * li.slope * d_u
         e_out = li.pool_gain * (li.curvature * d_u**2 + li.slope * e_u)
-        out = Flow(1.0, d_out, e_out, lip, li.slope * li.pool_gain)
+        out = NumericFlow(1.0, d_out, e_out, lip, li.slope * li.pool_gain)
     else:
-        out = Flow(0.0, d_u, e_u, lip, 1.0)
+        out = NumericFlow(0.0, d_u, e_u, lip, 1.0)
     terms = {
         "current_bound": current,
         "state_bound": state,
@@ -63,6 +63,6 @@ def layer_terms(li: LayerInputs, flow: Flow) -> tuple[Flow, dict[str, float]]:
     return out, terms
 
 
-def network_terms(final: Flow) -> dict[str, float]:
+def network_terms(final: NumericFlow) -> dict[str, float]:
     """P2 L_x, P3 G and L_theta from the readout's flow (cross-entropy: ||grad|| <= sqrt2, ||hess|| <= 1/2)."""
     return {"L_x": final.lip, "G": math.sqrt(2.0) * final.D, "L_theta": 0.5 * final.D**2 + math.sqrt(2.0) * final.E}

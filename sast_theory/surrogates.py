@@ -15,7 +15,7 @@ import functools
 
 import sympy as sp
 
-from .errors import InputError
+from sast_core.errors import InputError
 
 z = sp.Symbol("z", real=True)
 u = sp.Symbol("u", real=True)
@@ -24,6 +24,7 @@ theta = sp.Symbol("theta", nonnegative=True)
 
 SURROGATES = ("sigmoid", "arctan")
 RESETS = ("zero", "subtract", "none")
+SPIKE_MODES = ("surrogate", "hard")  # phi = the surrogate (training) or the strict step H (deployment)
 
 
 @functools.cache

@@ -22,7 +22,7 @@ BETA = sp.Symbol("beta", positive=True)
 
 
 @dataclass(frozen=True)
-class Flow:
+class SymbolicFlow:
     scale: sp.Expr
     D: sp.Expr
     E: sp.Expr
@@ -30,8 +30,8 @@ class Flow:
     out_gain: sp.Expr
 
 
-def input_flow() -> Flow:
-    return Flow(X, sp.Integer(0), sp.Integer(0), sp.Integer(1), sp.Integer(1))
+def input_flow() -> SymbolicFlow:
+    return SymbolicFlow(X, sp.Integer(0), sp.Integer(0), sp.Integer(1), sp.Integer(1))
 
 
 def layer_symbols(index: int) -> dict[str, sp.Symbol]:
@@ -61,7 +61,9 @@ def layer_values(li: LayerInputs, surrogate: str, beta: float, input_bound: floa
     return values
 
 
-def layer_terms(li: LayerInputs, flow: Flow, surrogate: str, posterior: bool) -> tuple[Flow, dict[str, sp.Expr]]:
+def layer_terms(
+    li: LayerInputs, flow: SymbolicFlow, surrogate: str, posterior: bool
+) -> tuple[SymbolicFlow, dict[str, sp.Expr]]:
     """Same recursion as numeric.layer_terms, in sympy."""
     sym = layer_symbols(li.index)
     provider = provider_for(li.kind)
@@ -78,9 +80,10 @@ def layer_terms(li: LayerInputs, flow: Flow, surrogate: str, posterior: bool) ->
     e_u = (sym["taubar"] * kappa2 * d_u**2 + 2 * q * flow.D + sym["omega"] * flow.E) / (1 - rho)
     if li.spiking:
         slope, curvature = (sym["mu"], sym["nu"]) if posterior else derivative_bounds_expr(surrogate)
-        out = Flow(sp.Integer(1), pool * slope * d_u, pool * (curvature * d_u**2 + slope * e_u), lip, slope * pool)
+        d_out, e_out = pool * slope * d_u, pool * (curvature * d_u**2 + slope * e_u)
+        out = SymbolicFlow(sp.Integer(1), d_out, e_out, lip, slope * pool)
     else:
-        out = Flow(sp.Integer(0), d_u, e_u, lip, sp.Integer(1))
+        out = SymbolicFlow(sp.Integer(0), d_u, e_u, lip, sp.Integer(1))
     terms = {
         "current_bound": current,
         "state_bound": state,
@@ -93,7 +96,7 @@ def layer_terms(li: LayerInputs, flow: Flow, surrogate: str, posterior: bool) ->
     return out, terms
 
 
-def network_terms(final: Flow) -> dict[str, sp.Expr]:
+def network_terms(final: SymbolicFlow) -> dict[str, sp.Expr]:
     return {"L_x": final.lip, "G": sp.sqrt(2) * final.D, "L_theta": final.D**2 / 2 + sp.sqrt(2) * final.E}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .errors import InputError
+from sast_core.errors import InputError
 
 P5_SCOPE = (
     "P5 covers SAST/SAM whose ascent direction uses an independent minibatch B'_k; the same-batch "

@@ -1,9 +1,10 @@
-"""Hypothesis strategies and fixed constructors of small random network descriptions (docs/describe_schema.md)
+"""Hypothesis strategies and fixed constructors of small random network descriptions (sast_theory.description)
 for the theory tests. No simulator here: the tests run the real network, `network_from_description`.
 Every description is expressible by one NetworkSpec (one theta, reset, surrogate and conv geometry)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -11,24 +12,30 @@ import numpy as np
 from hypothesis import strategies as st
 
 from sast_theory import norms
-from sast_theory.description import SCHEMA
+from sast_theory.description import SCHEMA, Caps, ConvLIFRecord, LayerRecord, NetworkDescription
 
 
-def caps_from_weights(layer: dict[str, Any], slack: float = 0.0) -> dict[str, float]:
+def caps_from_weights(layer: LayerRecord, slack: float = 0.0) -> Caps:
     """Caps = the layer's certified norms, widened to cover every weight within Frobenius distance `slack`:
     ||E||_inf <= sqrt(row length) ||E||_F, ||E||_2 <= sqrt(h) ||E||_F (h = 9 for a 3x3 stride-1 conv, else 1)."""
-    weight = layer["weight"]
-    if layer["type"] == "conv_lif":
-        omega = norms.conv_spectral_bound(weight, tuple(layer["in_shape"][1:]), layer["padding"])
-        feeds = layer["kernel"][0] * layer["kernel"][1]
+    weight = layer.weight
+    if isinstance(layer, ConvLIFRecord):
+        omega = norms.conv_spectral_bound(weight, layer.in_shape[1:], layer.padding)
+        feeds = layer.kernel[0] * layer.kernel[1]
     else:
         omega, feeds = norms.dense_spectral_norm(weight), 1
     row = math.sqrt(int(np.prod(weight.shape[1:])))
-    return {
-        "inf": norms.inf_norm(weight) + row * slack,
-        "spectral": omega + math.sqrt(feeds) * slack,
-        "bias": float(np.max(np.abs(layer["bias"]))) + slack,
-    }
+    return Caps(
+        inf=norms.inf_norm(weight) + row * slack,
+        spectral=omega + math.sqrt(feeds) * slack,
+        bias=float(np.max(np.abs(layer.bias))) + slack,
+    )
+
+
+def with_caps(description: NetworkDescription, slack: float) -> NetworkDescription:
+    """The description with every layer's caps widened by `slack` (caps_from_weights)."""
+    layers = tuple(dataclasses.replace(layer, caps=caps_from_weights(layer, slack)) for layer in description.layers)
+    return dataclasses.replace(description, layers=layers)
 
 
 def make_description(
@@ -43,7 +50,7 @@ def make_description(
     input_bound: float = 1.0,
     scale: float = 1.0,
     per_neuron_tau: bool = False,
-) -> dict[str, Any]:
+) -> NetworkDescription:
     """A random small network as a description with weights (and caps equal to its norms)."""
     layers: list[dict[str, Any]] = []
     common = {"theta": theta, "reset": reset_mode}
@@ -60,7 +67,7 @@ def make_description(
         layers.append(
             {
                 "type": "conv_lif",
-                "name": "conv.0",
+                "name": "layers.0",
                 "in_shape": shape,
                 "lif_shape": lif,
                 "out_shape": out,
@@ -83,11 +90,11 @@ def make_description(
         width = sizes[0]
         hidden = sizes[1:-1] if len(sizes) > 2 else sizes[1:2]
         input_shape = [width]
-    for index, size in enumerate(hidden):
+    for size in hidden:
         layers.append(
             {
                 "type": "dense_lif",
-                "name": f"dense.{index}",
+                "name": f"layers.{len(layers)}",
                 "in_shape": [width],
                 "lif_shape": [size],
                 "out_shape": [size],
@@ -104,7 +111,7 @@ def make_description(
     layers.append(
         {
             "type": "readout",
-            "name": "readout",
+            "name": f"layers.{len(layers)}",
             "in_shape": [width],
             "lif_shape": [classes],
             "out_shape": [classes],
@@ -116,21 +123,20 @@ def make_description(
         }
     )
     for layer in layers:
-        tau_max = float(np.max(layer["tau"]))
-        layer["taubar"] = tau_max
-        layer["caps"] = caps_from_weights(layer)
-    return {
+        layer["taubar"] = float(np.max(layer["tau"]))
+    description = NetworkDescription.from_dict({
         "schema": SCHEMA,
         "arch": "conv" if arch == "conv" else "mlp",
         "parameterization": "contractive",
         "input": {"shape": input_shape, "bound": input_bound},
         "surrogate": {"name": surrogate, "beta": beta},
         "layers": layers,
-    }
+    })
+    return with_caps(description, 0.0)
 
 
 @st.composite
-def descriptions(draw, arch: str | None = None) -> dict[str, Any]:
+def descriptions(draw, arch: str | None = None) -> NetworkDescription:
     arch = draw(st.sampled_from(("mlp", "conv"))) if arch is None else arch
     seed = draw(st.integers(0, 2**31 - 1))
     sizes = (

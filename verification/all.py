@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from sast_theory.errors import cli_entry
+from sast_core.cli import cli_entry
 
 from . import check_contraction, check_lipschitz, check_sam, check_smoothness, check_state_bound
 from .cli import common_parser, exit_code, prepare, write_outputs

@@ -1,6 +1,6 @@
 """Command-line plumbing shared by every check: flags, checkpoint and data loading, outputs, exit codes.
 
-Conventions (docs/DESIGN.md): exit 0 = every bound held, 1 = a bound was violated, 2 = bad input (one line on
+Conventions (README, "Using it"): exit 0 = every bound held, 1 = a bound was violated, 2 = bad input (one line on
 stderr, nothing written). Outputs (DIR/<check>.json, DIR/<check>.png) are written atomically after all the
 measuring is done.
 """
@@ -18,13 +18,15 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from sast_core.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from sast_core.cli import CliParser, cli_entry, parse_list
+from sast_core.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
+from sast_core.outputs import check_writable
 from sast_models.checkpoint import load_checkpoint
 from sast_models.data.loading import SPEC_HELP, load_frames
 from sast_models.describe import describe
 from sast_models.networks import LIFNetwork
-from sast_models.training.outputs import check_writable
-from sast_theory.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
-from sast_theory.errors import EXIT_CHECK_FAILED, EXIT_OK, CliParser, InputError, cli_entry
+from sast_theory.description import NetworkDescription
 
 from .plots import bound_chart
 from .report import CheckResult, table
@@ -53,7 +55,7 @@ class Setup:
     """What a check measures on: the float64 network, its description, the samples, the settings."""
 
     net: LIFNetwork
-    description: dict[str, Any]
+    description: NetworkDescription
     x: Tensor  # (T, N, *input_shape), entries in [0, X]
     y: Tensor  # (N,)
     bound: float  # X of A1
@@ -110,11 +112,7 @@ def load_samples(net: LIFNetwork, data: str, split: str, steps: int, count: int,
 
 
 def parse_modes(text: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    modes = tuple(m.strip() for m in text.split(",") if m.strip())
-    bad = [m for m in modes if m not in allowed]
-    if not modes or bad:
-        raise InputError(f"--mode {text!r}: expected a comma-separated subset of {', '.join(allowed)}")
-    return modes
+    return tuple(parse_list("--mode", text, choices=allowed))
 
 
 def write_outputs(out: Path, results: list[CheckResult], summary: dict[str, Any] | None = None,

@@ -16,7 +16,7 @@ from torch.func import functional_call
 from sast_models.describe import describe
 from sast_models.from_description import network_from_description
 from sast_models.hardware.deploy import IntNetwork, deploy
-from sast_models.hardware.modes import MODES as HARDWARE_MODES
+from sast_models.hardware.modes import HARDWARE_MODES
 from sast_models.hardware.simulator import IntegerSimulator
 from sast_models.networks import LIFNetwork
 

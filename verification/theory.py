@@ -7,18 +7,17 @@ exist only for the contractive parameterization (caps); a constant is None where
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 import numpy as np
 
 from sast_models.hardware.deploy import IntLayer
 from sast_models.hardware.formats import MAX_REGISTER_BITS
 from sast_theory.combinator import Constants, compose
-from sast_theory.description import has_caps
+from sast_theory.description import Caps, NetworkDescription
 from sast_theory.registers import safe_register_bits
 
 
@@ -44,17 +43,17 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _both(description: dict[str, Any]) -> tuple[Constants | None, Constants]:
-    prior = compose(description, posterior=False) if has_caps(description) else None
+def _both(description: NetworkDescription) -> tuple[Constants | None, Constants]:
+    prior = compose(description, posterior=False) if description.has_caps else None
     return prior, compose(description, posterior=True)
 
 
-def _network_pair(description: dict[str, Any], key: str) -> Pair:
+def _network_pair(description: NetworkDescription, key: str) -> Pair:
     prior, post = _both(description)
     return Pair(_finite(prior.network_numeric[key]) if prior else None, _finite(post.network_numeric[key]))
 
 
-def state_bounds(description: dict[str, Any], mode: str) -> list[StateBounds]:
+def state_bounds(description: NetworkDescription, mode: str) -> list[StateBounds]:
     """P1 per layer. mode 'surrogate' uses the surrogate-only intervals where the theory gives them."""
     prior, post = _both(description)
     out = []
@@ -68,29 +67,29 @@ def state_bounds(description: dict[str, Any], mode: str) -> list[StateBounds]:
     return out
 
 
-def contraction_bounds(description: dict[str, Any]) -> list[Pair]:
+def contraction_bounds(description: NetworkDescription) -> list[Pair]:
     """A4: rho_l of every layer (the readout's is its leak)."""
     prior, post = _both(description)
     return [Pair(_finite(prior.layer_numeric[i]["rho"]) if prior else None, _finite(post.layer_numeric[i]["rho"]))
             for i in range(len(post.layers))]
 
 
-def lipschitz_bound(description: dict[str, Any]) -> Pair:
+def lipschitz_bound(description: NetworkDescription) -> Pair:
     """P2: L_x (surrogate mode)."""
     return _network_pair(description, "L_x")
 
 
-def gradient_bound(description: dict[str, Any]) -> Pair:
+def gradient_bound(description: NetworkDescription) -> Pair:
     """P3: G, the bound on the loss gradient w.r.t. the explicit weights and biases."""
     return _network_pair(description, "G")
 
 
-def smoothness_bound(description: dict[str, Any]) -> Pair:
+def smoothness_bound(description: NetworkDescription) -> Pair:
     """P3: L_theta, the bound on the loss Hessian w.r.t. the explicit weights and biases."""
     return _network_pair(description, "L_theta")
 
 
-def ball_smoothness(description: dict[str, Any], radius: float) -> float | None:
+def ball_smoothness(description: NetworkDescription, radius: float) -> float | None:
     """L_theta valid on the whole Frobenius ball of `radius` around the weights (P4 needs it over the ball).
 
     The a priori constants of a description whose caps enclose the ball: each weight's certified norms
@@ -99,12 +98,12 @@ def ball_smoothness(description: dict[str, Any], radius: float) -> float | None:
     in sast_theory.
     """
     post = compose(description, posterior=True)
-    ball = copy.copy(description)
-    ball["layers"] = []
-    for record, li in zip(description["layers"], post.layers, strict=True):
-        row = math.sqrt(int(np.prod(np.shape(record["weight"])[1:])))
-        caps = {"inf": li.c + row * radius, "spectral": li.omega + li.q * radius, "bias": li.bbar + radius}
-        ball["layers"].append({**record, "caps": caps})
+    layers = []
+    for record, li in zip(description.layers, post.layers, strict=True):
+        row = math.sqrt(int(np.prod(record.weight_shape[1:])))
+        caps = Caps(inf=li.c + row * radius, spectral=li.omega + li.q * radius, bias=li.bbar + radius)
+        layers.append(dataclasses.replace(record, caps=caps))
+    ball = dataclasses.replace(description, layers=tuple(layers))
     return _finite(compose(ball, posterior=False).network_numeric["L_theta"])
 
 

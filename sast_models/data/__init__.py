@@ -1,5 +1,6 @@
 """The event-camera data path: readers (N-MNIST `.bin`, AEDAT 3.1), DVS Gesture labels and split,
-framing into (T, 2, H, W) tensors with a disk cache, and the embedded synthetic N-MNIST-style dataset.
+framing into (T, 2, H, W) tensors with a disk cache, the embedded synthetic N-MNIST-style dataset, and the
+seeded stratified train/validation split.
 """
 
 from .aedat import read_aedat
@@ -7,8 +8,9 @@ from .cache import FrameCache
 from .events import EVENT_DTYPE, EventFileError, LabelFileError
 from .framing import FrameSpec, collate_time_major, frame_events
 from .gesture import DVSGestureDataset, read_labels, read_split
-from .loading import FramedDataset, load_frames, open_events, stratified_split
+from .loading import FramedDataset, load_frames, open_events
 from .nmnist import NMNISTDataset, read_nmnist, write_nmnist
+from .splits import stratified_split
 from .synthetic import ensure_synthetic, generate_synthetic, images_to_events
 
 __all__ = [

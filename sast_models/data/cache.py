@@ -17,7 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
-from sast_theory.atomic import atomic_write_bytes
+from sast_core.atomic import atomic_write_bytes
 
 CACHE_VERSION = 1
 

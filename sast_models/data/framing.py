@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from sast_theory.errors import InputError
+from sast_core.errors import InputError
 
-MODES = ("count", "binary")
+FRAME_MODES = ("count", "binary")
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,8 @@ class FrameSpec:
             raise InputError(f"time_bins must be >= 1, got {self.time_bins}")
         if self.duration_us is not None and self.duration_us < 1:
             raise InputError(f"duration_us must be >= 1 or None, got {self.duration_us}")
-        if self.mode not in MODES:
-            raise InputError(f"frame mode must be one of {MODES}, got {self.mode!r}")
+        if self.mode not in FRAME_MODES:
+            raise InputError(f"frame mode must be one of {FRAME_MODES}, got {self.mode!r}")
         if self.downsample < 1:
             raise InputError(f"downsample must be >= 1, got {self.downsample}")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sast_theory.errors import InputError
+from sast_core.errors import InputError
 
 from .aedat import SENSOR_SIZE, read_aedat
 from .events import LabelFileError, read_bytes, sha256_file

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sast_theory.errors import InputError
+from sast_core.errors import InputError
 
 from .cache import FrameCache, cache_root
 from .framing import FrameSpec, frame_events
@@ -100,16 +100,3 @@ def load_frames(spec: str, *, time_bins: int, split: str = "train", duration_us:
             "class_names": list(CLASSES) if is_gesture else [str(d) for d in range(10)],
             "cache_dir": str(root) if cache else None}
     return frames, torch.from_numpy(np.asarray(events.labels, dtype=np.int64)), info
-
-
-def stratified_split(labels: np.ndarray | torch.Tensor, val_fraction: float,
-                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded stratified (train indices, validation indices): round(val_fraction * n_c) of each class c."""
-    if not 0 < val_fraction < 1:
-        raise InputError(f"val_fraction must lie in (0, 1), got {val_fraction}")
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    val = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:round(val_fraction * (labels == c).sum())]
-                          for c in np.unique(labels)])
-    val = np.sort(val)
-    return np.setdiff1d(np.arange(len(labels)), val), val

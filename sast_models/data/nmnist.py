@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sast_theory.atomic import atomic_write_bytes
-from sast_theory.errors import InputError
+from sast_core.atomic import atomic_write_bytes
+from sast_core.errors import InputError
 
 from .events import EventFileError, LabelFileError, make_events, read_bytes
 

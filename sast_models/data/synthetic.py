@@ -20,7 +20,7 @@ import numpy as np
 from scipy.ndimage import zoom
 from tqdm import tqdm
 
-from sast_theory.errors import InputError
+from sast_core.errors import InputError
 
 from .cache import cache_root
 from .event_camera import CameraParams, log_intensity, simulate

@@ -1,9 +1,11 @@
-"""The deployed network: one call from a network description (describe.py) to integer layers.
+"""The deployed network: one call from a network description (sast_theory.description) to integer layers.
 
-Per layer (THEORY.md sec. 1 in the units of formats.py): integer weights Wq (a preceding average pooling
-folded in, fold.py), per-channel quantum s and LSB = s 2^-f, bias and threshold in LSBs (the quantizer of
-`sast_theory.registers`), leak numerators m over 2^k (formats.discrete_leak), reset mode, and a register of B
-bits (given, or the P6-safe width of `sast_theory.registers`). The float network reads u = LSB * u_int.
+Per layer (THEORY.md sec. 1 in the units of docs/hardware.md): integer weights Wq (a preceding average pooling
+folded in, fold.py), per-channel quantum s and LSB = s 2^-f, bias and threshold in LSBs (quantize.py), leak
+numerators m over 2^k (formats.discrete_leak), reset mode, and a register of B bits: given, or the P6-safe
+width of `sast_theory.registers` computed on these very layers (`IntNetwork.register_bounds`, the one P6
+computation of the toolkit: the evaluation and the theory report read it from here). The float network reads
+u = LSB * u_int.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from typing import Any
 
 import numpy as np
 
+from sast_core.errors import InputError
 from sast_theory import registers
-from sast_theory.errors import InputError
-from sast_theory.registers import quantize_weights, safe_register_bits, to_membrane_units
+from sast_theory.description import ConvLIFRecord, NetworkDescription
+from sast_theory.norms import row_abs_sums
+from sast_theory.registers import safe_register_bits
 
 from .fold import fold_pool
 from .formats import MAX_REGISTER_BITS, HardwareConfig, MembraneFormat, discrete_leak
+from .quantize import quantize_weights, to_membrane_units
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ class IntLayer:
 
     def row_abs_sums(self) -> np.ndarray:
         """sum_j |Wq_ij| per output channel (a conv: over the whole kernel; padding only removes terms)."""
-        return np.abs(self.weight).reshape(self.weight.shape[0], -1).sum(1)
+        return row_abs_sums(self.weight)
 
     def state_bound(self, input_bound: float) -> Fraction:
         """THEORY.md P6's U_q of this layer in LSBs, exactly (inputs in [0, input_bound]; sast_theory.registers)."""
@@ -87,41 +92,45 @@ class IntNetwork:
     input_shape: tuple[int, ...]
     input_bound: float  # X of A1 (the count frames' largest value)
 
+    def input_bounds(self) -> tuple[float, ...]:
+        """S of every layer's inputs: X for the first, 1 after (binary spikes)."""
+        return (self.input_bound,) + (1.0,) * (len(self.layers) - 1)
 
-def deploy(description: dict[str, Any], config: HardwareConfig) -> IntNetwork:
-    """Quantize a network description (docs/describe_schema.md) into integer layers with `config`."""
+    def register_bounds(self) -> list[Fraction]:
+        """P6's U_q of every layer in LSBs (sast_theory.registers.state_bound on the deployed integers)."""
+        return [layer.state_bound(bound) for layer, bound in zip(self.layers, self.input_bounds(), strict=True)]
+
+
+def deploy(description: NetworkDescription, config: HardwareConfig) -> IntNetwork:
+    """Quantize a network description into integer layers with `config`."""
+    if not description.has_weights:
+        raise InputError("deployment needs a description with weights (a checkpoint), not an a priori one")
     layers: list[IntLayer] = []
-    previous: dict[str, Any] | None = None
-    for record in description["layers"]:
-        weight, scale = quantize_weights(record["weight"], config.weight_bits, config.per_channel)
-        stride, padding = int(record.get("stride", 1)), int(record.get("padding", 0))
-        source_shape, crop = tuple(record["in_shape"]), None
-        if previous is not None and previous.get("pool", 1) > 1:
-            folded = fold_pool(weight, tuple(previous["out_shape"]), previous["pool"], stride, padding)
+    previous = None
+    for record, input_bound in zip(description.layers, description.input_bounds(), strict=True):
+        weight, scale = quantize_weights(record.weight, config.weight_bits, config.per_channel)
+        stride, padding = (record.stride, record.padding) if isinstance(record, ConvLIFRecord) else (1, 0)
+        source_shape, crop = record.in_shape, None
+        if previous is not None and previous.pool > 1:
+            folded = fold_pool(weight, previous.out_shape, previous.pool, stride, padding)
             weight, stride, padding, crop = folded.weight, folded.stride, folded.padding, folded.crop
             scale = scale / folded.scale_divisor
-            source_shape = tuple(previous["lif_shape"])
-        lif_shape = tuple(record["lif_shape"])
+            source_shape = previous.lif_shape
         lsb = scale * 2.0 ** -config.frac
-        tau = np.asarray(record["tau"], dtype=np.float64)
-        tau = tau.reshape(lif_shape) if tau.ndim else tau
-        if np.any((tau < 0) | (tau >= 1)):
-            raise InputError(f"layer {record['name']}: leaks must lie in [0, 1)")
+        tau = record.tau.reshape(record.lif_shape) if record.per_neuron_tau else record.tau
         layer = IntLayer(
-            name=record["name"], kind=record["type"], weight=weight, stride=stride, padding=padding,
-            crop=crop, source_shape=source_shape, lif_shape=lif_shape, scale=scale,
-            bias=to_membrane_units(record["bias"], lsb, "rne"),
-            theta=to_membrane_units(np.full(len(lsb), record.get("theta", 0.0)), lsb, "floor"),
+            name=record.name, kind=record.kind, weight=weight, stride=stride, padding=padding,
+            crop=crop, source_shape=source_shape, lif_shape=record.lif_shape, scale=scale,
+            bias=to_membrane_units(record.bias, lsb, "rne"),
+            theta=to_membrane_units(np.full(len(lsb), record.theta), lsb, "floor"),
             leak_m=discrete_leak(tau, config.leak), leak_k=config.leak.k, tau=tau,
-            reset=record.get("reset", "none"), spiking=record["type"] != "readout",
+            reset=record.reset, spiking=record.spiking,
             register=MembraneFormat(MAX_REGISTER_BITS, config.frac),
             weight_bits=config.weight_bits, per_channel=config.per_channel,
         )
         bits = config.register_bits
         if bits is None:
-            bound = description["input"]["bound"] if not layers else 1.0
-            bits = safe_register_bits(layer.state_bound(bound), config.frac, MAX_REGISTER_BITS)
+            bits = safe_register_bits(layer.state_bound(input_bound), config.frac, MAX_REGISTER_BITS)
         layers.append(dataclasses.replace(layer, register=MembraneFormat(bits, config.frac)))
         previous = record
-    source = description["input"]
-    return IntNetwork(tuple(layers), tuple(source["shape"]), float(source["bound"]))
+    return IntNetwork(tuple(layers), description.input_shape, description.input_bound)

@@ -1,13 +1,9 @@
-"""Number formats of the deployed network: weight bits, membrane registers, discrete leaks.
+"""Number formats of the deployed network: weight bits, membrane registers, discrete leaks (docs/hardware.md).
 
-Units (THEORY.md P6): per layer, the integer weights Wq = rne(W / s) count the weight quantum s (one scale
-per tensor or per output channel); the membrane counts LSBs of s * 2^-f, so a float membrane u reads
-u = s * 2^-f * u_int. A register of B bits holds u_int in [-2^(B-1), 2^(B-1) - 1] and saturates outside.
-
-Discrete leak: tau_q = m / 2^k with integers 0 <= m < 2^k, applied as trunc(m v / 2^k) (the product rounded
-toward zero, as Lava's bit-accurate LIF applies its 12-bit decay). Rockpool's shift form tau_q = 1 - 2^-j is
-the special case m = 2^k - 2^(k - j) (j <= k): hardware computes it as v - sign(v) ceil(|v| / 2^j), i.e.
-"v - (v >> j)" with the shift rounded away from zero, which is the same number trunc((1 - 2^-j) v).
+Membrane: u = s 2^-f u_int (s the weight quantum, f fractional bits); a B-bit register holds
+[-2^(B-1), 2^(B-1) - 1] and saturates outside. Leak: tau_q = m / 2^k, applied as trunc(m v / 2^k) (Lava's
+decay); Rockpool's shift leak 1 - 2^-j is m = 2^k - 2^(k - j). The one leak rounding rule of the toolkit is
+`discrete_leak`: the representable tau_q nearest to the float tau.
 """
 
 from __future__ import annotations
@@ -16,19 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sast_theory import registers
-from sast_theory.errors import InputError
+from sast_core.errors import InputError
 
 WEIGHT_BITS = (2, 16)  # inclusive range of weight widths
 MAX_REGISTER_BITS = 48  # |v| m < 2^(B - 1 + k) must fit int64: B + k <= 63 with k <= LEAK_BITS[1]
 LEAK_BITS = (1, 15)  # inclusive range of the leak's denominator exponent k
 LEAK_FORMS = ("mult", "shift")
-
-
-def weight_qmax(bits: int) -> int:
-    """Largest integer weight magnitude of a symmetric b-bit format: 2^(b-1) - 1."""
-    check_weight_bits(bits)
-    return registers.weight_qmax(bits)
+INT_LIMIT = 2**62  # integer quantities (biases, thresholds, currents) must stay well inside int64
 
 
 def check_weight_bits(bits: int) -> None:

@@ -1,4 +1,4 @@
-"""Hardware evaluation modes int8, int4, fixed: runner factories for `sast_models.training.modes`.
+"""Hardware modes int8, int4, fixed: the HardwareConfig of each and the runner that deploys a network in one.
 
 - int8 / int4: 8- / 4-bit symmetric per-tensor weights, membrane with f = 8 fractional bits below the weight
   quantum in the P6-safe register of each layer, Lava's 12-bit multiplicative leak m / 2^12.
@@ -6,10 +6,8 @@
   1 - 2^-j nearest to the float tau (j <= 12).
 `hardware_runner(net, mode, **overrides)` builds a runner x (T, B, ...) -> HardwareTrace with `.logits`,
 `.layers` (membranes in float units u = LSB u_int, spikes) and `.stats` (HardwareStats: saturation events,
-spikes, rates, SynOps per layer, formats, silent layers). `RUNNERS` maps each mode name to a factory.
-`RUNNERS["hard"]` is the float hard-spike network itself (`net.trace(x, "hard")`, unchanged) with the same
-counters attached (SynOps of the float operators, spikes; no registers, so no saturation), so that
-`evaluate` reports SynOps in hard mode too.
+spikes, rates, SynOps per layer, formats, silent layers). The evaluation registers one mode per entry of
+HARDWARE_MODES (sast_models.evaluation.modes); adding a hardware mode = one entry here.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from sast_theory.errors import InputError
+from sast_core.errors import InputError
 from sast_theory.registers import smallest_safe_bits
 
 from ..describe import describe
@@ -30,9 +28,9 @@ from ..networks import LIFNetwork
 from .deploy import IntNetwork, deploy
 from .formats import HardwareConfig, LeakFormat
 from .simulator import IntegerSimulator
-from .synops import count_synops, hard_synops, layer_fanout
+from .synops import count_synops, layer_fanout
 
-MODES: dict[str, HardwareConfig] = {
+HARDWARE_MODES: dict[str, HardwareConfig] = {
     "int8": HardwareConfig(weight_bits=8, per_channel=False, frac=8, leak=LeakFormat("mult", 12)),
     "int4": HardwareConfig(weight_bits=4, per_channel=False, frac=8, leak=LeakFormat("mult", 12)),
     "fixed": HardwareConfig(weight_bits=16, per_channel=True, frac=6, register_bits=32,
@@ -93,22 +91,19 @@ class HardwareTrace(NamedTuple):
 
 def layer_formats(net: IntNetwork) -> list[dict[str, Any]]:
     """Per layer: the formats used, P6's bound U_q (LSBs) and the smallest safe register width."""
-    out = []
-    for index, layer in enumerate(net.layers):
-        bound = layer.state_bound(net.input_bound if index == 0 else 1.0)
-        out.append({**layer.formats(), "p6_bound_lsb": float(bound),
-                    "p6_safe_bits": smallest_safe_bits(bound, layer.register.frac)})
-    return out
+    return [{**layer.formats(), "p6_bound_lsb": float(bound),
+             "p6_safe_bits": smallest_safe_bits(bound, layer.register.frac)}
+            for layer, bound in zip(net.layers, net.register_bounds(), strict=True)]
 
 
 def hardware_runner(net: LIFNetwork, mode: str, **overrides: Any) -> Callable[[Tensor], HardwareTrace]:
-    """Runner of `net` deployed in `mode` (a key of MODES), HardwareConfig fields overridable."""
-    if mode not in MODES:
-        raise InputError(f"hardware mode {mode!r}: expected one of {', '.join(MODES)}")
+    """Runner of `net` deployed in `mode` (a key of HARDWARE_MODES), HardwareConfig fields overridable."""
+    if mode not in HARDWARE_MODES:
+        raise InputError(f"hardware mode {mode!r}: expected one of {', '.join(HARDWARE_MODES)}")
     unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(HardwareConfig)})
     if unknown:
         raise InputError(f"hardware mode {mode}: unknown option(s) {', '.join(unknown)}")
-    config = dataclasses.replace(MODES[mode], **overrides)
+    config = dataclasses.replace(HARDWARE_MODES[mode], **overrides)
     deployed = deploy(describe(net), config)
     device = next(net.parameters()).device
     simulator = IntegerSimulator(deployed, device)
@@ -132,28 +127,3 @@ def hardware_runner(net: LIFNetwork, mode: str, **overrides: Any) -> Callable[[T
         return HardwareTrace(result.logits, views, stats)
 
     return run
-
-
-def _factory(mode: str) -> Callable[[LIFNetwork], Callable[[Tensor], HardwareTrace]]:
-    return lambda net: hardware_runner(net, mode)
-
-
-def float_hard_runner(net: LIFNetwork) -> Callable[[Tensor], HardwareTrace]:
-    """The float network in hard mode, with spike and SynOps counters (inputs count once per nonzero entry)."""
-    description = describe(net)
-    names = [layer["name"] for layer in description["layers"]]
-    spiking = [layer["type"] != "readout" for layer in description["layers"]]
-
-    def run(x: Tensor) -> HardwareTrace:
-        trace = net.trace(x, "hard")
-        synops = hard_synops(description, x, [layer.output for layer in trace.layers])
-        stats = HardwareStats(names=names, spiking=spiking, samples=x.shape[1], saturation=[0] * len(names),
-                              spikes=[int(layer.spikes.sum()) for layer in trace.layers],
-                              neuron_steps=[layer.spikes.numel() for layer in trace.layers],
-                              synops=[int(count.sum()) for count in synops])
-        return HardwareTrace(trace.logits, list(trace.layers), stats)
-
-    return run
-
-
-RUNNERS = {"hard": float_hard_runner, **{mode: _factory(mode) for mode in MODES}}

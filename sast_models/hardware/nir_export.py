@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from sast_theory.errors import InputError
+from sast_core.errors import InputError
 
 from .deploy import IntLayer, IntNetwork
 

@@ -1,22 +1,12 @@
-"""Bit-accurate integer simulator of a deployed network (deploy.py): a second implementation of the same
-description, as Lava keeps a float and a bit-accurate model of one process.
+"""Bit-accurate integer simulator of a deployed network (deploy.py), by the ONE LIF step of neuron.py, in int64
+LSB units (docs/hardware.md):
 
-Per layer and step, all in int64 LSB units (formats.py), by the ONE LIF step of neuron.py:
-    I[t] = 2^f (Wq s_in[t]) + bq                           (s_in: integer event counts or binary spikes)
-    u[t] = sat_B( trunc(m r(u[t-1], s[t-1]) / 2^k) + I[t] )   (leak rounded toward zero; saturating register)
-    s[t] = H(u[t] - theta_q)                                (strict, as the float hard network)
-with r the zero / subtract / none reset of neuron.reset_map on integers. Readout: the same with reset 'none'
-and no spike; logits = LSB sum_t u[t] / T.
+    I[t] = 2^f (Wq s_in[t]) + bq
+    u[t] = sat_B( trunc(m r(u[t-1], s[t-1]) / 2^k) + I[t] ),   s[t] = H(u[t] - theta_q)  (strict)
 
-Exactness of the synaptic sums: torch has no fast int64 matmul on CPU (about 50x slower than float32), so
-Wq s_in is computed in floating point on integer-valued operands. Every product and every partial sum, in
-whatever order the library adds them, is an integer of magnitude at most
-    R = min( max_i ||Wq_i||_1 max|s_in|,  max|Wq| max_{t,b} ||s_in[t, b]||_1 )
-(inputs are counts >= 0; the second term is small for sparse events); when R < 2^p (p = 24 for
-float32, 53 for float64) every one is exactly representable, so the float result IS the integer sum. The
-simulator computes R per layer and batch (the row masses ||s_in[t, b]||_1 summed exactly: in float32 only
-when n_in max s_in < 2^24) and takes float32 when R < 2^24 (on CPU; CUDA convolutions may use TF32, so
-other devices use float64), float64 otherwise, and refuses R >= 2^53.
+readout: reset 'none', no spike, logits = LSB sum_t u[t] / T. Wq s_in is computed in float32 or float64 on
+integer-valued operands, exact because every partial sum stays below 2^24 or 2^53 (the bound R of
+docs/hardware.md, checked per layer and batch; refused beyond 2^53).
 """
 
 from __future__ import annotations
@@ -28,13 +18,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from sast_theory.errors import InputError
-from sast_theory.registers import INT_LIMIT
+from sast_core.errors import InputError
 
 from ..layers import dense_currents
 from ..neuron import Map, integrate
 from ..surrogates import hard_spike
 from .deploy import IntLayer, IntNetwork
+from .formats import INT_LIMIT
 
 MANTISSA = {torch.float32: 24, torch.float64: 53}
 

@@ -13,18 +13,19 @@ the nonzero pooled entries into W; both are exact counts of the operations each 
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 from torch import Tensor
+
+from sast_theory.description import ConvLIFRecord, NetworkDescription
+from sast_theory.geometry import conv_output_size
 
 from .deploy import IntLayer
 
 
 def conv_fanout_1d(size: int, kernel: int, stride: int, padding: int) -> np.ndarray:
     """f(y) for y in [0, size): the output positions of a 1-D convolution that read input position y."""
-    outputs = (size + 2 * padding - kernel) // stride + 1
+    outputs = conv_output_size(size, kernel, stride, padding)
     y = np.arange(size) + padding
     first = np.maximum(0, -((kernel - 1 - y) // stride))  # ceil((y - kernel + 1) / stride)
     last = np.minimum(outputs - 1, y // stride)
@@ -55,16 +56,14 @@ def layer_fanout(layer: IntLayer) -> np.ndarray:
     return fanout
 
 
-def description_fanouts(description: dict[str, Any]) -> list[np.ndarray]:
+def description_fanouts(description: NetworkDescription) -> list[np.ndarray]:
     """Fan-out maps of the float network's layers over their (pooled) input shapes."""
     maps = []
-    for record in description["layers"]:
-        out = record["weight"].shape[0]
-        if record["type"] == "conv_lif":
-            maps.append(conv_fanout(tuple(record["in_shape"]), out, tuple(record["kernel"]), record["stride"],
-                                    record["padding"]))
+    for record in description.layers:
+        if isinstance(record, ConvLIFRecord):
+            maps.append(conv_fanout(record.in_shape, record.channels, record.kernel, record.stride, record.padding))
         else:
-            maps.append(np.full(tuple(record["in_shape"]), out, dtype=np.int64))
+            maps.append(np.full(record.in_shape, record.lif_shape[0], dtype=np.int64))
     return maps
 
 
@@ -81,7 +80,7 @@ def count_synops(events: Tensor, fanout: Tensor) -> Tensor:
     return (active @ fanout.to(dtype)).to(torch.int64).view(steps, batch).sum(0)
 
 
-def hard_synops(description: dict[str, Any], x: Tensor, outputs: list[Tensor]) -> list[Tensor]:
+def hard_synops(description: NetworkDescription, x: Tensor, outputs: list[Tensor]) -> list[Tensor]:
     """Per-layer, per-sample SynOps of the float hard network: x into layer 1, layer l's output into l + 1."""
     fanouts = description_fanouts(description)
     sources = [x, *outputs[:-1]]

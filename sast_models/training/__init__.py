@@ -1,7 +1,6 @@
-"""Training machinery behind `python -m sast_models.train`, `.evaluate` and `.sweep`.
+"""Training machinery behind `python -m sast_models.train` (sast_models.cli.train) and `.sweep`.
 
-splits (seeded stratified split, per-epoch orders, sharding), loop (one baseline/SAM/SAST epoch), measure
-(accuracy, spike rate, near-threshold fraction of one mode), modes (mode name -> runner factory),
-resume + state (pickle-free resume checkpoints), distributed (torchrun/DDP), outputs and cli (bad input).
-The optimizer itself is `sast_models.sam`.
+loop (one baseline/SAM/SAST epoch), batches (per-epoch orders, minibatches, sharding), resume + state
+(pickle-free resume checkpoints), distributed (torchrun/DDP). The optimizer itself is `sast_models.sam`; the
+train/validation split is `sast_models.data.splits`; validation runs `sast_models.evaluation`.
 """

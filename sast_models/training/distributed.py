@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from sast_theory.errors import InputError
+from sast_core.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from ..sam import SAM
+from .batches import DESCENT_STREAM, PERTURB_STREAM, batches, epoch_order, shard
 from .distributed import Context, sum_across
-from .splits import DESCENT_STREAM, PERTURB_STREAM, batches, epoch_order, shard
 
 
 def make_closure(model: nn.Module, frames: Tensor, labels: Tensor, batch: np.ndarray,

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sast_theory.errors import InputError
+from sast_core.errors import InputError
 
 from ..checkpoint import load_checkpoint, load_extra_tensors, read_header, save_checkpoint
 from ..networks import LIFNetwork

@@ -1,15 +1,16 @@
-"""Layer constant providers, keyed by the layer "type" of the description. Adding a layer type = one module
-with a `LayerProvider` subclass plus one line here; the combinator is untouched."""
+"""Layer constant providers, keyed by the record's `kind` (sast_theory.description). Adding a layer type = one
+module with a `LayerProvider` subclass plus one entry here; the combinator is untouched."""
 
 from __future__ import annotations
 
-from ..errors import InputError
-from .base import Context, Incoming, LayerInputs, LayerProvider
-from .conv import ConvLIF
-from .dense import DenseLIF
-from .readout import Readout
+from sast_core.errors import InputError
 
-PROVIDERS: dict[str, LayerProvider] = {p.kind: p for p in (DenseLIF(), ConvLIF(), Readout())}
+from .base import Incoming, LayerInputs, LayerProvider, Setting
+from .conv import ConvLIFProvider
+from .dense import DenseLIFProvider
+from .readout import ReadoutProvider
+
+PROVIDERS: dict[str, LayerProvider] = {p.kind: p for p in (DenseLIFProvider(), ConvLIFProvider(), ReadoutProvider())}
 
 
 def provider_for(kind: str) -> LayerProvider:
@@ -18,4 +19,4 @@ def provider_for(kind: str) -> LayerProvider:
     return PROVIDERS[kind]
 
 
-__all__ = ["PROVIDERS", "Context", "Incoming", "LayerInputs", "LayerProvider", "provider_for"]
+__all__ = ["PROVIDERS", "Incoming", "LayerInputs", "LayerProvider", "Setting", "provider_for"]

@@ -1,9 +1,9 @@
-"""The per-layer constant-provider protocol (one provider per layer "type" of docs/describe_schema.md).
+"""The per-layer constant-provider protocol (one provider per layer kind of sast_theory.description).
 
-A provider turns one layer record plus what the layer before hands over (`Incoming`) into the layer's
-numbers (`LayerInputs`: norms or caps, leak, certified kappa, surrogate slopes, the P2/P3 factors) and what
-it hands to the next layer. The same `LayerInputs` feed both independent paths: `numeric.layer_terms`
-(floats) and `symbolic.layer_terms` (sympy, in the provider's own symbols, from `symbols`).
+A provider turns one layer record plus what the layer before hands over (`Incoming`) into the layer's numbers
+(`LayerInputs`: norms or caps, leak, certified kappa, surrogate slopes, the P2/P3 factors) and what it hands to
+the next layer. The same `LayerInputs` feed both independent paths: `numeric.layer_terms` (floats) and
+`symbolic.layer_terms` (sympy, in the provider's own symbols, from `symbols`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from ..description import LayerRecord
+
 
 @dataclass(frozen=True)
-class Context:
-    """Network-wide settings: the surrogate, the input bound X, and a priori (caps) or a posteriori (weights)."""
+class Setting:
+    """What one composition is computed under: the surrogate, the input bound X, and a priori (caps) or a
+    posteriori (weights)."""
 
     surrogate: str
     beta: float
@@ -66,14 +69,14 @@ class LayerInputs:
 
 
 class LayerProvider(ABC):
-    """One layer type: its numbers and its symbols. Registered by the record's "type" in providers/__init__."""
+    """One layer type: its numbers and its symbols. Registered by the record's `kind` in providers/__init__."""
 
     kind: str
     spiking: bool
 
     @abstractmethod
     def inputs(
-        self, record: dict[str, Any], incoming: Incoming, index: int, ctx: Context
+        self, record: LayerRecord, incoming: Incoming, index: int, setting: Setting
     ) -> tuple[LayerInputs, Incoming]:
         """This layer's numbers and what it hands to the next layer."""
 

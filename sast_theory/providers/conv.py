@@ -9,49 +9,47 @@ q = sqrt(h).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import sympy as sp
 
 from .. import intervals, norms
-from .base import Context, Incoming, LayerInputs, LayerProvider
+from ..description import ConvLIFRecord
+from .base import Incoming, LayerInputs, LayerProvider, Setting
 from .spiking import caps_of, spiking_numbers
 
 
-def geometry(record: dict[str, Any]) -> tuple[int, float, int]:
+def geometry(record: ConvLIFRecord) -> tuple[int, float, int]:
     """(h, m, P_out) of the module docstring."""
-    kh, kw = (int(v) for v in record["kernel"])
-    stride = int(record["stride"])
-    c_in = int(record["in_shape"][0])
-    positions = int(np.prod(record["lif_shape"][1:]))
-    feeds = math.ceil(kh / stride) * math.ceil(kw / stride)
-    return feeds, float(min(positions * c_in * kh * kw, feeds * int(record["n_in"]))), positions
+    kh, kw = record.kernel
+    c_in = record.in_shape[0]
+    positions = math.prod(record.lif_shape[1:])
+    feeds = math.ceil(kh / record.stride) * math.ceil(kw / record.stride)
+    return feeds, float(min(positions * c_in * kh * kw, feeds * record.n_in)), positions
 
 
-class ConvLIF(LayerProvider):
-    kind = "conv_lif"
+class ConvLIFProvider(LayerProvider):
+    kind = ConvLIFRecord.kind
     spiking = True
 
     def inputs(
-        self, record: dict[str, Any], incoming: Incoming, index: int, ctx: Context
+        self, record: ConvLIFRecord, incoming: Incoming, index: int, setting: Setting
     ) -> tuple[LayerInputs, Incoming]:
-        if ctx.posterior:
-            kernel, bias = record["weight"], record["bias"]
-            hw = (int(record["in_shape"][1]), int(record["in_shape"][2]))
-            c, omega = norms.inf_norm(kernel), norms.conv_spectral_bound(kernel, hw, int(record["padding"]))
+        if setting.posterior:
+            kernel, bias = record.weight, record.bias
+            c, omega = norms.inf_norm(kernel), norms.conv_spectral_bound(kernel, record.in_shape[1:], record.padding)
             bbar = float(np.max(np.abs(bias), initial=0.0))
-            ranges = intervals.current_ranges(self.kind, kernel, bias, incoming.scale, record["lif_shape"])
+            ranges = intervals.current_ranges(self.kind, kernel, bias, incoming.scale, record.lif_shape)
         else:
             (c, omega, bbar), ranges = caps_of(record), None
-        nums = spiking_numbers(record, incoming, ctx, c, bbar, ranges)
+        nums = spiking_numbers(record, incoming, setting, c, bbar, ranges)
         slopes = nums.pop("slopes")
         feeds, m, positions = geometry(record)
         gain = None
-        if ctx.posterior:
+        if setting.posterior:
             previous = 1.0 if incoming.slopes is None else float(incoming.slopes.max()) / incoming.pool
             gain = omega * previous
-        pool = int(record["pool"])
+        pool = record.pool
         nums["detail"]["geometry"] = {
             f"m_{index}": m,
             f"P_{index}": float(positions),
@@ -61,9 +59,9 @@ class ConvLIF(LayerProvider):
         li = LayerInputs(
             index=index,
             kind=self.kind,
-            name=str(record["name"]),
+            name=record.name,
             spiking=True,
-            n_in=int(record["n_in"]),
+            n_in=record.n_in,
             scale_in=incoming.scale,
             c=c,
             omega=omega,
@@ -74,7 +72,7 @@ class ConvLIF(LayerProvider):
             gain=gain,
             **nums,
         )
-        return li, Incoming(1.0, slopes, tuple(record["lif_shape"]), pool)
+        return li, Incoming(1.0, slopes, record.lif_shape, pool)
 
     def param_factors(self, index: int, scale_in: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
         m, positions, feeds = (sp.Symbol(f"{name}_{index}", positive=True) for name in ("m", "P", "h"))

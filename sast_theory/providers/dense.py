@@ -9,7 +9,8 @@ import numpy as np
 import sympy as sp
 
 from .. import intervals, norms
-from .base import Context, Incoming, LayerInputs, LayerProvider
+from ..description import DenseLIFRecord, DenseRecord
+from .base import Incoming, LayerInputs, LayerProvider, Setting
 from .spiking import caps_of, spiking_numbers
 
 
@@ -33,47 +34,61 @@ def dense_gain(weight: np.ndarray, incoming: Incoming) -> float:
     return norms.dense_spectral_norm(expanded_weight(weight, incoming) * incoming.slopes[None, :])
 
 
-def dense_norms(record: dict[str, Any], ctx: Context) -> tuple[float, float, float]:
+def dense_norms(record: DenseRecord, setting: Setting) -> tuple[float, float, float]:
     """(c, omega, bbar): caps a priori, certified norms of W and b a posteriori."""
-    if not ctx.posterior:
+    if not setting.posterior:
         return caps_of(record)
-    weight, bias = record["weight"], record["bias"]
+    weight, bias = record.weight, record.bias
     return norms.inf_norm(weight), norms.dense_spectral_norm(weight), float(np.max(np.abs(bias), initial=0.0))
 
 
-class DenseLIF(LayerProvider):
-    kind = "dense_lif"
+def dense_layer_inputs(
+    provider: LayerProvider,
+    record: DenseRecord,
+    incoming: Incoming,
+    index: int,
+    setting: Setting,
+    norm_bounds: tuple[float, float, float],
+    **numbers: Any,
+) -> LayerInputs:
+    """The LayerInputs of a layer with a dense operator: (c, omega, bbar) = `norm_bounds`, a = sqrt(n_in S^2 + 1),
+    q = 1, no pooling, and `numbers` (leak, reset, kappa, slopes) from the provider."""
+    c, omega, bbar = norm_bounds
+    return LayerInputs(
+        index=index,
+        kind=provider.kind,
+        name=record.name,
+        spiking=provider.spiking,
+        n_in=record.n_in,
+        scale_in=incoming.scale,
+        c=c,
+        omega=omega,
+        bbar=bbar,
+        a=math.sqrt(record.n_in * incoming.scale**2 + 1),
+        q=1.0,
+        pool_gain=1.0,
+        gain=dense_gain(record.weight, incoming) if setting.posterior else None,
+        **numbers,
+    )
+
+
+class DenseLIFProvider(LayerProvider):
+    kind = DenseLIFRecord.kind
     spiking = True
 
     def inputs(
-        self, record: dict[str, Any], incoming: Incoming, index: int, ctx: Context
+        self, record: DenseLIFRecord, incoming: Incoming, index: int, setting: Setting
     ) -> tuple[LayerInputs, Incoming]:
-        c, omega, bbar = dense_norms(record, ctx)
+        c, omega, bbar = dense_norms(record, setting)
         ranges = (
-            intervals.current_ranges(self.kind, record["weight"], record["bias"], incoming.scale, record["lif_shape"])
-            if ctx.posterior
+            intervals.current_ranges(self.kind, record.weight, record.bias, incoming.scale, record.lif_shape)
+            if setting.posterior
             else None
         )
-        nums = spiking_numbers(record, incoming, ctx, c, bbar, ranges)
+        nums = spiking_numbers(record, incoming, setting, c, bbar, ranges)
         slopes = nums.pop("slopes")
-        n_in = int(record["n_in"])
-        li = LayerInputs(
-            index=index,
-            kind=self.kind,
-            name=str(record["name"]),
-            spiking=True,
-            n_in=n_in,
-            scale_in=incoming.scale,
-            c=c,
-            omega=omega,
-            bbar=bbar,
-            a=math.sqrt(n_in * incoming.scale**2 + 1),
-            q=1.0,
-            pool_gain=1.0,
-            gain=dense_gain(record["weight"], incoming) if ctx.posterior else None,
-            **nums,
-        )
-        return li, Incoming(1.0, slopes, tuple(record["lif_shape"]), 1)
+        li = dense_layer_inputs(self, record, incoming, index, setting, (c, omega, bbar), **nums)
+        return li, Incoming(1.0, slopes, record.lif_shape, 1)
 
     def param_factors(self, index: int, scale_in: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
         return sp.sqrt(sp.Symbol(f"n_{index}", positive=True) * scale_in**2 + 1), sp.Integer(1)

@@ -2,33 +2,33 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import sympy as sp
 
 from .. import intervals
-from .base import Context, Incoming, LayerInputs, LayerProvider
-from .dense import DenseLIF, dense_gain, dense_norms
-from .spiking import leak_values
+from ..description import ReadoutRecord
+from .base import Incoming, LayerInputs, LayerProvider, Setting
+from .dense import DenseLIFProvider, dense_layer_inputs, dense_norms
 
 
-class Readout(LayerProvider):
-    kind = "readout"
+class ReadoutProvider(LayerProvider):
+    kind = ReadoutRecord.kind
     spiking = False
 
     def inputs(
-        self, record: dict[str, Any], incoming: Incoming, index: int, ctx: Context
+        self, record: ReadoutRecord, incoming: Incoming, index: int, setting: Setting
     ) -> tuple[LayerInputs, Incoming]:
-        c, omega, bbar = dense_norms(record, ctx)
-        n_in, n_out = int(record["n_in"]), int(record["n_out"])
+        norm_bounds = dense_norms(record, setting)
         detail: dict[str, Any] = {}
-        if ctx.posterior:
-            tau = leak_values(record, n_out)
+        if setting.posterior:
+            tau = record.leaks
             low, high = intervals.current_ranges(
-                self.kind, record["weight"], record["bias"], incoming.scale, record["lif_shape"]
+                self.kind, record.weight, record.bias, incoming.scale, record.lif_shape
             )
-            lo, hi, certified = intervals.invariant_intervals(low, high, tau, "none", ctx.surrogate, ctx.beta, 0.0, 0.0)
+            lo, hi, certified = intervals.invariant_intervals(
+                low, high, tau, "none", setting.surrogate, setting.beta, 0.0, 0.0
+            )
             detail = {
                 "current_low": low,
                 "current_high": high,
@@ -38,35 +38,14 @@ class Readout(LayerProvider):
             }
             taubar = float(tau.max())
         else:
-            taubar = float(record["taubar"])
-        li = LayerInputs(
-            index=index,
-            kind=self.kind,
-            name=str(record["name"]),
-            spiking=False,
-            n_in=n_in,
-            scale_in=incoming.scale,
-            c=c,
-            omega=omega,
-            bbar=bbar,
-            taubar=taubar,
-            theta=0.0,
-            reset="none",
-            r0=0.0,
-            kappa1=1.0,
-            kappa2=0.0,
-            slope=0.0,
-            curvature=0.0,
-            a=math.sqrt(n_in * incoming.scale**2 + 1),
-            q=1.0,
-            pool_gain=1.0,
-            gain=dense_gain(record["weight"], incoming) if ctx.posterior else None,
-            detail=detail,
-        )
-        return li, Incoming(0.0, None, tuple(record["lif_shape"]), 1)
+            taubar = record.taubar
+        li = dense_layer_inputs(self, record, incoming, index, setting, norm_bounds, taubar=taubar,
+                                theta=record.theta, reset=record.reset, r0=0.0, kappa1=1.0, kappa2=0.0, slope=0.0,
+                                curvature=0.0, detail=detail)
+        return li, Incoming(0.0, None, record.lif_shape, 1)
 
     def param_factors(self, index: int, scale_in: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
-        return DenseLIF().param_factors(index, scale_in)
+        return DenseLIFProvider().param_factors(index, scale_in)
 
     def values(self, li: LayerInputs) -> dict[str, float]:
-        return DenseLIF().values(li)
+        return DenseLIFProvider().values(li)

@@ -12,44 +12,37 @@ from typing import Any
 
 import numpy as np
 
+from sast_core.errors import InputError
+
 from .. import calculus, intervals
-from ..errors import InputError
+from ..description import LayerRecord, SpikingRecord
 from ..surrogates import reset_offset
-from .base import Context, Incoming
+from .base import Incoming, Setting
 
 
-def leak_values(record: dict[str, Any], n_out: int) -> np.ndarray:
-    """Per-neuron tau (a scalar tau is broadcast)."""
-    tau = np.broadcast_to(np.asarray(record["tau"], dtype=float), (n_out,)).copy()
-    if tau.size != n_out or np.any(~np.isfinite(tau)) or np.any(tau < 0) or np.any(tau >= 1):
-        raise InputError(f"layer {record.get('name')}: tau must be in [0, 1) with one value or n_out values")
-    return tau
-
-
-def caps_of(record: dict[str, Any]) -> tuple[float, float, float]:
-    caps = record.get("caps")
-    if not caps:
-        raise InputError(f"layer {record.get('name')}: a priori constants need caps (contractive parameterization)")
-    return float(caps["inf"]), float(caps["spectral"]), float(caps["bias"])
+def caps_of(record: LayerRecord) -> tuple[float, float, float]:
+    """(c, omega, bbar) = the record's A3 caps; InputError when it has none (plain parameterization)."""
+    if record.caps is None:
+        raise InputError(f"layer {record.name}: a priori constants need caps (contractive parameterization)")
+    return record.caps.inf, record.caps.spectral, record.caps.bias
 
 
 def spiking_numbers(
-    record: dict[str, Any],
+    record: SpikingRecord,
     incoming: Incoming,
-    ctx: Context,
+    setting: Setting,
     c: float,
     bbar: float,
     ranges: tuple[np.ndarray, np.ndarray] | None,
 ) -> dict[str, Any]:
     """taubar, theta, reset, r0, kappa1, kappa2, slope, curvature (+ per-neuron details a posteriori)."""
-    theta, reset = float(record["theta"]), str(record["reset"])
+    theta, reset = record.theta, record.reset
     r0 = reset_offset(reset, theta)
-    n_out = int(record["n_out"])
-    if not ctx.posterior:
-        taubar = float(record["taubar"])
+    if not setting.posterior:
+        taubar = record.taubar
         bound = calculus.state_bound(taubar, c * incoming.scale + bbar, r0)
-        kappa1, kappa2 = calculus.reset_slope_bounds(ctx.surrogate, ctx.beta, theta, reset, -bound, bound)
-        slope, curvature = calculus.derivative_bounds(ctx.surrogate, ctx.beta)
+        kappa1, kappa2 = calculus.reset_slope_bounds(setting.surrogate, setting.beta, theta, reset, -bound, bound)
+        slope, curvature = calculus.derivative_bounds(setting.surrogate, setting.beta)
         return dict(
             taubar=taubar,
             theta=theta,
@@ -62,14 +55,14 @@ def spiking_numbers(
             detail={},
             slopes=None,
         )
-    tau = leak_values(record, n_out)
+    tau, surrogate, beta = record.leaks, setting.surrogate, setting.beta
     low, high = ranges
-    both = intervals.invariant_intervals(low, high, tau, reset, ctx.surrogate, ctx.beta, theta, r0)
-    sur = intervals.invariant_intervals(low, high, tau, reset, ctx.surrogate, ctx.beta, theta, r0, ("surrogate",))
+    both = intervals.invariant_intervals(low, high, tau, reset, surrogate, beta, theta, r0)
+    sur = intervals.invariant_intervals(low, high, tau, reset, surrogate, beta, theta, r0, ("surrogate",))
     lo, hi = float(sur[0].min()), float(sur[1].max())
-    kappa1, kappa2 = calculus.reset_slope_bounds(ctx.surrogate, ctx.beta, theta, reset, lo, hi)
-    slopes = calculus.derivative_sup_on(ctx.surrogate, ctx.beta, 1, sur[0] - theta, sur[1] - theta)
-    curvature = float(calculus.derivative_sup_on(ctx.surrogate, ctx.beta, 2, sur[0] - theta, sur[1] - theta).max())
+    kappa1, kappa2 = calculus.reset_slope_bounds(surrogate, beta, theta, reset, lo, hi)
+    slopes = calculus.derivative_sup_on(surrogate, beta, 1, sur[0] - theta, sur[1] - theta)
+    curvature = float(calculus.derivative_sup_on(surrogate, beta, 2, sur[0] - theta, sur[1] - theta).max())
     detail = {
         "current_low": low,
         "current_high": high,
