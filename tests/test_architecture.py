@@ -28,7 +28,7 @@ FORBIDDEN = {
 # its command line to the commands layer, inside `if __name__ == "__main__":` (never run by an import).
 COMMAND_ALIASES = {("sast_theory/report.py", "sast_models.cli.report")}
 DOCUMENTED_COMMANDS = (
-    "sast_models.train", "sast_models.evaluate", "sast_models.sweep", "sast_models.data.inspect",
+    "sast_models.train", "sast_models.evaluate", "sast_models.sweep", "sast_models.export", "sast_models.data.inspect",
     "sast_theory.report", "verification.all", "verification.check_state_bound", "verification.check_lipschitz",
     "verification.check_contraction", "verification.check_smoothness", "verification.check_sam",
     "paper_figures.demo",

@@ -6,6 +6,7 @@ them, so it sits above sast_theory and the models):
     train        python -m sast_models.train
     evaluate     python -m sast_models.evaluate
     sweep        python -m sast_models.sweep
+    export       python -m sast_models.export
     inspect      python -m sast_models.data.inspect
     report       python -m sast_theory.report
 

@@ -9,6 +9,7 @@ Framing defaults to the checkpoint's training settings. JSON on stdout and in --
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -66,6 +67,23 @@ def subset_indices(labels: np.ndarray, subset: str, hyper: dict, seed: int | Non
     return val if subset == "val" else train
 
 
+def checkpoint_frames(hyper: dict, args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """The frames (N, T, ...) and labels of args.split / args.subset, framed as the checkpoint was trained
+    unless args.data / args.time_bins say otherwise; info gains "data" and "time_bins"."""
+    data = args.data or hyper.get("data")
+    if not data:
+        raise InputError("--data: required (the checkpoint records no training data)")
+    time_bins = args.time_bins or hyper.get("time_bins")
+    if not time_bins or time_bins < 1:
+        raise InputError("--time-bins: required, >= 1 (the checkpoint records none)")
+    framing = {"duration_us": hyper.get("duration_us"), "mode": hyper.get("frame_mode", "count"),
+               "downsample": hyper.get("downsample", 1)}
+    frames, labels, info = load_frames(data, time_bins=time_bins, split=args.split, cache_dir=args.cache_dir,
+                                       progress=args.progress, **framing)
+    chosen = torch.from_numpy(subset_indices(labels.numpy(), args.subset, hyper, args.seed))
+    return frames[chosen], labels[chosen], {**info, "data": data, "time_bins": time_bins}
+
+
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -75,21 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(args.device)
     net, header = load_checkpoint(args.model, device=device)
     hyper = header.get("hyperparameters", {})
-    data = args.data or hyper.get("data")
-    if not data:
-        raise InputError("--data: required (the checkpoint records no training data)")
-    time_bins = args.time_bins or hyper.get("time_bins")
-    if not time_bins or time_bins < 1:
-        raise InputError("--time-bins: required, >= 1 (the checkpoint records none)")
     band = args.band if args.band is not None else hyper.get("band", 0.1)
     if band <= 0:
         raise InputError(f"--band {band}: expected a value > 0")
-    framing = {"duration_us": hyper.get("duration_us"), "mode": hyper.get("frame_mode", "count"),
-               "downsample": hyper.get("downsample", 1)}
-    frames, labels, info = load_frames(data, time_bins=time_bins, split=args.split, cache_dir=args.cache_dir,
-                                       progress=args.progress, **framing)
-    chosen = torch.from_numpy(subset_indices(labels.numpy(), args.subset, hyper, args.seed))
-    frames, labels = frames[chosen], labels[chosen]
+    frames, labels, info = checkpoint_frames(hyper, args)
+    data, time_bins = info["data"], info["time_bins"]
     net.eval()
     reports = {}
     for name, factory in runners.items():

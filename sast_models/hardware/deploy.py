@@ -19,11 +19,11 @@ import numpy as np
 
 from sast_core.errors import InputError
 from sast_theory import registers
-from sast_theory.description import ConvLIFRecord, NetworkDescription
+from sast_theory.description import NetworkDescription
 from sast_theory.norms import row_abs_sums
 from sast_theory.registers import safe_register_bits
 
-from .fold import fold_pool
+from .fold import operator_after
 from .formats import MAX_REGISTER_BITS, HardwareConfig, MembraneFormat, discrete_leak
 from .quantize import quantize_weights, to_membrane_units
 
@@ -109,18 +109,14 @@ def deploy(description: NetworkDescription, config: HardwareConfig) -> IntNetwor
     previous = None
     for record, input_bound in zip(description.layers, description.input_bounds(), strict=True):
         weight, scale = quantize_weights(record.weight, config.weight_bits, config.per_channel)
-        stride, padding = (record.stride, record.padding) if isinstance(record, ConvLIFRecord) else (1, 0)
-        source_shape, crop = record.in_shape, None
-        if previous is not None and previous.pool > 1:
-            folded = fold_pool(weight, previous.out_shape, previous.pool, stride, padding)
-            weight, stride, padding, crop = folded.weight, folded.stride, folded.padding, folded.crop
-            scale = scale / folded.scale_divisor
-            source_shape = previous.lif_shape
+        operator = operator_after(weight, record, previous)  # integers replicated, k^-2 into the quantum
+        scale = scale / operator.divisor
         lsb = scale * 2.0 ** -config.frac
         tau = record.tau.reshape(record.lif_shape) if record.per_neuron_tau else record.tau
         layer = IntLayer(
-            name=record.name, kind=record.kind, weight=weight, stride=stride, padding=padding,
-            crop=crop, source_shape=source_shape, lif_shape=record.lif_shape, scale=scale,
+            name=record.name, kind=record.kind, weight=operator.weight, stride=operator.stride,
+            padding=operator.padding, crop=operator.crop, source_shape=operator.source_shape,
+            lif_shape=record.lif_shape, scale=scale,
             bias=to_membrane_units(record.bias, lsb, "rne"),
             theta=to_membrane_units(np.full(len(lsb), record.theta), lsb, "floor"),
             leak_m=discrete_leak(tau, config.leak), leak_k=config.leak.k, tau=tau,

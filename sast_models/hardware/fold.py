@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from sast_theory.description import ConvLIFRecord, LayerRecord
+
 
 class Folded(NamedTuple):
     weight: np.ndarray  # replicated integer weights
@@ -38,3 +40,25 @@ def fold_pool(weight: np.ndarray, pooled_shape: tuple[int, int, int], pool: int,
         return Folded(folded, pool * pool, crop, 1, 0)
     folded = weight.repeat(pool, axis=2).repeat(pool, axis=3)
     return Folded(folded, pool * pool, crop, stride * pool, padding * pool)
+
+
+class Operator(NamedTuple):
+    """A description layer's operator on what the previous stage emits before its pooling."""
+
+    weight: np.ndarray  # replicated weights; the operator is weight / divisor
+    divisor: int  # k^2 of a folded pooling, else 1
+    stride: int
+    padding: int
+    crop: tuple[int, int] | None  # spatial crop read (None: the whole input)
+    source_shape: tuple[int, ...]  # per-sample shape of what the previous stage emits (before the crop)
+
+
+def operator_after(weight: np.ndarray, record: LayerRecord, previous: LayerRecord | None) -> Operator:
+    """Layer `record` of a description (its weight given: float or quantized) with the previous layer's pooling
+    folded in; without pooling the operator is unchanged."""
+    stride, padding = (record.stride, record.padding) if isinstance(record, ConvLIFRecord) else (1, 0)
+    if previous is None or previous.pool <= 1:
+        return Operator(weight, 1, stride, padding, None, record.in_shape)
+    folded = fold_pool(weight, previous.out_shape, previous.pool, stride, padding)
+    return Operator(folded.weight, folded.scale_divisor, folded.stride, folded.padding, folded.crop,
+                    previous.lif_shape)
