@@ -30,7 +30,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .models import N_IN, N_OUT, NAMES, contenders
+from sast_core.cli import CliParser, cli_entry
+from sast_core.flags import Integer, Number, Size, Text
+from sast_core.memory import MEMORY_HELP, check_memory
+from sast_core.runs import Entry, RunFolder
+
+from .models import N_HIDDEN, N_IN, N_OUT, NAMES, contenders
 
 REFERENCE = "ours"
 
@@ -264,38 +269,53 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> CliParser:
+    parser = CliParser(prog="python -m benchmarks.throughput", description=__doc__.split("\n\n")[0])
     parser.add_argument("--contenders", nargs="+", choices=NAMES,
-                        default=["ours", "ours_plain", "ours_dense_input", "snntorch",
-                                 "spikingjelly", "norse"])
-    parser.add_argument("--repeats", type=int, default=15, help="timed calls per contender (default 15)")
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=20, help="time steps T (default 20)")
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--density", type=float, default=0.05, help="fraction of nonzero input pixels")
-    parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
+                        default=["ours", "ours_plain", "ours_dense_input", "snntorch", "spikingjelly", "norse"],
+                        help="networks to time")
+    parser.add_argument("--repeats", type=Integer(4), default=15, help="timed calls per contender")
+    parser.add_argument("--warmup", type=Integer(0), default=2, help="untimed calls first")
+    parser.add_argument("--steps", type=Integer(1), default=20, help="time steps T")
+    parser.add_argument("--batch", type=Integer(1), default=64, help="samples per call")
+    parser.add_argument("--density", type=Number(0, 1), default=0.05, help="fraction of nonzero input pixels")
+    parser.add_argument("--threads", type=Integer(0, 4096), default=0,
+                        help="torch.set_num_threads (0: torch's default)")
     parser.add_argument("--peer-inference", action="store_true", help="also time the peers' no-grad forward")
     parser.add_argument("--components", action="store_true", help="also time parts of our training step")
     parser.add_argument("--no-memory", action="store_true", help="skip the saved-tensor memory measurement")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None, help="write throughput.json into this folder")
-    args = parser.parse_args(argv)
-    if args.repeats < 4 or args.warmup < 0 or args.steps < 1 or args.batch < 1 or not 0 <= args.density <= 1:
-        print("error: need --repeats >= 4, --warmup >= 0, --steps >= 1, --batch >= 1, 0 <= --density <= 1",
-              file=sys.stderr)
-        return 2
+    parser.add_argument("--seed", type=Integer(0, 2**32 - 1), default=0, help="seed of the weights and inputs")
+    parser.add_argument("--max-memory", type=Size(), default=None, help=MEMORY_HELP)
+    parser.add_argument("--out", type=Text("a folder path"), default=None,
+                        help="write throughput.json into this folder")
+    parser.add_argument("--overwrite", action="store_true", help="replace what --out holds instead of refusing")
+    return parser
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from sast_models.memory import network_memory
+    from sast_models.spec import NetworkSpec
+
+    spec = NetworkSpec(arch="mlp", input_shape=(N_IN,), hidden=(N_HIDDEN,), n_classes=N_OUT)
+    per_contender = network_memory(spec, batch=args.batch, time_bins=args.steps, training=True)
+    check_memory({f"{what} (each contender)": size for what, size in per_contender.items()}, args.max_memory,
+                 "lower --steps or --batch")
+    folder = entry = None
+    if args.out is not None:
+        configuration = {k: v for k, v in vars(args).items() if k not in ("out", "overwrite", "max_memory")}
+        entry = Entry("benchmarks.throughput", configuration, ("throughput.json",),
+                      argv=["python", "-m", "benchmarks.throughput", *(sys.argv[1:] if argv is None else argv)])
+        folder = RunFolder(args.out)
+        folder.check(entry, overwrite=args.overwrite)
     warnings.filterwarnings("ignore")
     result = run(args)
     print(table(result))
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        path = args.out / "throughput.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result, indent=1))
-        os.replace(tmp, path)
-        print(f"wrote {path}")
+    if folder is not None:
+        with folder.session(entry, overwrite=args.overwrite) as session:
+            session.commit({"throughput.json": json.dumps(result, indent=1)})
+        print(f"wrote {Path(args.out) / 'throughput.json'}")
     return 0
 
 

@@ -1,28 +1,20 @@
-"""Figures (matplotlib, Agg backend), written atomically."""
+"""Figures (matplotlib, Agg backend) as PNG bytes, written by the command with its other outputs."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from sast_core.atomic import atomic_write  # noqa: E402
+from sast_models.figures import plt, png_bytes
 
 
-def save_figure(fig, path: Path) -> Path:
-    """Save `fig` as PNG to `path` atomically and close it."""
-    result = atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=130, bbox_inches="tight"))
-    plt.close(fig)
-    return result
+def settings_split(results: dict) -> str:
+    settings = results["settings"]
+    return settings["split"] if settings.get("subset", "all") == "all" else f"{settings['split']}/{settings['subset']}"
 
 
-def accuracy_bars(results: dict, path: Path) -> Path:
-    """Grouped bars: accuracy per evaluation mode (x) and method (colour), mean over seeds with sd error bars."""
+def accuracy_bars(results: dict) -> bytes:
+    """PNG: grouped bars of the accuracy per evaluation mode (x) and method (colour), mean over seeds with sd
+    error bars."""
     summary = results["summary"]
-    modes = results["settings"]["modes"].split(",")
+    modes = results["settings"]["modes"]
     fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(modes), 3.2))
     width = 0.8 / len(summary)
     for k, (method, stats) in enumerate(summary.items()):
@@ -32,10 +24,10 @@ def accuracy_bars(results: dict, path: Path) -> Path:
         bars = ax.bar(positions, means, width, yerr=sds, capsize=2, label=method)
         ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
     ax.set_xticks(range(len(modes)), modes)
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylabel(f"{settings_split(results)} accuracy (%)")
     ax.set_ylim(0, 105)
     settings = results["settings"]
     ax.set_title(f"{settings['data']}: beta={settings['beta']}, rho={settings['rho']}, seeds {settings['seeds']}",
                  fontsize=9)
     ax.legend(fontsize=8, loc="lower left")
-    return save_figure(fig, path)
+    return png_bytes(fig, dpi=130, bbox_inches="tight")

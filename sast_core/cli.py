@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import sys
 from collections.abc import Callable, Collection
 from typing import NoReturn, TypeVar
 
 from .errors import EXIT_BAD_INPUT, InputError
+from .flags import FlagType, FlagValueError, Integer, ListOf, Number, Text
 
 F = TypeVar("F", bound=Callable[..., int])
-T = TypeVar("T")
 
-_KIND_NAMES = {int: "integers", float: "numbers", str: "names"}
+_PLAIN_TYPES = {int: Integer(), float: Number(), str: Text()}
+# A write the machine cannot complete: one line and exit 2 like bad input (nothing half written is trusted:
+# writes are atomic and run folders mark their outputs complete last, sast_core.runs).
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
 
 
 def cli_entry(main: F) -> F:
-    """Wrap a CLI `main(argv) -> exit code`: an InputError becomes one stderr line and exit code 2."""
+    """Wrap a CLI `main(argv) -> exit code`: an InputError (or a full / read-only disk) becomes one stderr line
+    and exit code 2."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs) -> int:
@@ -26,12 +31,33 @@ def cli_entry(main: F) -> F:
         except InputError as err:
             print(f"error: {err}", file=sys.stderr)
             return EXIT_BAD_INPUT
+        except OSError as err:
+            if err.errno not in DISK_ERRORS:
+                raise
+            where = f"{err.filename}: " if err.filename else ""
+            print(f"error: {where}cannot write ({err.strerror}); no output was completed", file=sys.stderr)
+            return EXIT_BAD_INPUT
 
     return wrapper  # type: ignore[return-value]
 
 
 class CliParser(argparse.ArgumentParser):
-    """argparse whose usage errors are InputErrors: one stderr line and exit 2 under `cli_entry`."""
+    """argparse whose usage errors are InputErrors (one stderr line and exit 2 under `cli_entry`), whose
+    FlagType values are refused as `--flag VALUE: expected ...`, and whose --help shows every default."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        kwargs["exit_on_error"] = False  # ArgumentErrors reach parse_known_args below, with their flag
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):
+        try:
+            return super().parse_known_args(args, namespace)
+        except argparse.ArgumentError as err:
+            cause = err.__context__
+            if isinstance(cause, FlagValueError) and cause.text is not None:
+                raise InputError(f"{err.argument_name} {cause.text}: {cause}") from None
+            self.error(str(err))
 
     def error(self, message: str) -> NoReturn:
         raise InputError(f"{self.prog}: {message} (see --help)")
@@ -40,29 +66,16 @@ class CliParser(argparse.ArgumentParser):
 def parse_list(
     flag: str,
     text: str,
-    kind: Callable[[str], T] = str,
+    kind: FlagType | type = str,
     *,
-    minimum: float | None = None,
     choices: Collection[str] | None = None,
     allow_empty: bool = False,
-) -> list[T]:
-    """The comma-separated values of `text` (blank entries skipped), converted by `kind`.
-
-    InputError naming `flag` for an entry `kind` rejects, an entry below `minimum`, a name outside `choices`,
-    or no entry at all (unless `allow_empty`).
-    """
-    what = _KIND_NAMES.get(kind, "values")  # type: ignore[call-overload]
+) -> list:
+    """The comma-separated values of `text` (blank entries skipped) as `ListOf(kind)` converts them (int,
+    float and str stand for Integer(), Number() and Text()); InputError naming `flag` for an entry outside
+    `kind` or `choices`, or for no entry at all (unless `allow_empty`)."""
+    item = _PLAIN_TYPES.get(kind, kind) if isinstance(kind, type) else kind
     try:
-        values = [kind(part.strip()) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise InputError(f"{flag} {text!r}: expected comma-separated {what}") from None
-    if not values and not allow_empty:
-        raise InputError(f"{flag} {text!r}: expected one or more comma-separated {what}")
-    if minimum is not None and any(v < minimum for v in values):  # type: ignore[operator]
-        raise InputError(f"{flag} {text!r}: every entry must be >= {minimum:g}")
-    if choices is not None:
-        unknown = [v for v in values if v not in choices]
-        if unknown:
-            raise InputError(f"{flag} {text!r}: unknown {', '.join(map(str, unknown))}; expected one or more "
-                             f"of {', '.join(choices)}")
-    return values
+        return ListOf(item, allow_empty=allow_empty, choices=tuple(choices) if choices else None).convert(text)
+    except FlagValueError as err:
+        raise InputError(f"{flag} {text!r}: {err}") from None

@@ -6,14 +6,15 @@ the redesign also carry the removed, always empty, architecture field "extra": N
 it). Tensors: the network's raw (direct) parameters and buffers by state_dict name, plus optional extra
 tensors under "extra/<name>" (e.g. optimizer state for resuming). Writes are atomic. Loading refuses, with one
 InputError line and without executing anything from the file: a file that is not ours (a pickle included), an
-unknown schema version, an invalid architecture, a missing or unexpected tensor, a shape mismatch, NaN/inf.
+unknown schema version, a header field of the wrong type or a missing one (the architecture is checked against
+NetworkSpec's typed fields, the hyperparameters against `training.config.CONFIGURATION`), an invalid
+architecture, a missing or unexpected tensor, a shape mismatch, NaN/inf.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +24,18 @@ from safetensors.torch import save as safetensors_bytes
 
 from sast_core.atomic import atomic_write_bytes
 from sast_core.errors import InputError
+from sast_core.flags import FlagValueError
+from sast_core.runs import package_version
 from sast_theory.description import NetworkDescription
 
 from .describe import describe
 from .networks import LIFNetwork
 from .spec import NetworkSpec
+from .training.config import CONFIGURATION
 
 FORMAT = "sast.checkpoint"
 SCHEMA_VERSION = 1
 EXTRA_PREFIX = "extra/"
-
-
-def package_version() -> str:
-    try:
-        return metadata.version("sast-toolkit")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def save_checkpoint(
@@ -50,6 +47,18 @@ def save_checkpoint(
     extra_tensors: dict[str, torch.Tensor] | None = None,
 ) -> Path:
     """Write `net` (raw parameters + header) atomically to `path`."""
+    return atomic_write_bytes(path, checkpoint_bytes(net, hyperparameters=hyperparameters, provenance=provenance,
+                                                     extra_tensors=extra_tensors))
+
+
+def checkpoint_bytes(
+    net: LIFNetwork,
+    *,
+    hyperparameters: dict[str, Any] | None = None,
+    provenance: dict[str, Any] | None = None,
+    extra_tensors: dict[str, torch.Tensor] | None = None,
+) -> bytes:
+    """The checkpoint file of `net` (raw parameters + header), as bytes."""
     header = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
@@ -61,8 +70,7 @@ def save_checkpoint(
     tensors = {name: t.detach().cpu().contiguous() for name, t in net.state_dict().items()}
     for name, tensor in (extra_tensors or {}).items():
         tensors[EXTRA_PREFIX + name] = tensor.detach().cpu().contiguous()
-    data = safetensors_bytes(tensors, metadata={"sast": json.dumps(header, allow_nan=False)})
-    return atomic_write_bytes(path, data)
+    return safetensors_bytes(tensors, metadata={"sast": json.dumps(header, allow_nan=False)})
 
 
 def read_header(path: str | os.PathLike) -> dict[str, Any]:
@@ -74,11 +82,7 @@ def read_header(path: str | os.PathLike) -> dict[str, Any]:
 def load_checkpoint(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> tuple[LIFNetwork, dict]:
     """Rebuild the network from the header and load its tensors; returns (net, header)."""
     header, tensors = _open(path, with_tensors=True)
-    try:
-        spec = NetworkSpec.from_dict(header["architecture"])
-    except InputError as err:
-        raise InputError(f"{path}: invalid architecture in header: {err}") from None
-    net = LIFNetwork(spec)
+    net = LIFNetwork(NetworkSpec.from_dict(header["architecture"]))
     expected = net.state_dict()
     found = {name: t for name, t in tensors.items() if not name.startswith(EXTRA_PREFIX)}
     missing = sorted(set(expected) - set(found))
@@ -129,7 +133,31 @@ def _open(path: str | os.PathLike, *, with_tensors: bool) -> tuple[dict[str, Any
     if header.get("schema_version") != SCHEMA_VERSION:
         raise InputError(f"{file}: unknown checkpoint schema version {header.get('schema_version')!r}; "
                          f"this toolkit reads version {SCHEMA_VERSION}")
+    check_header(header, file)
     for name, tensor in tensors.items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise InputError(f"{file}: tensor {name} contains NaN or inf")
     return header, tensors
+
+
+def check_header(header: dict[str, Any], file: Path) -> None:
+    """The header's fields against their types: architecture (NetworkSpec's typed fields), the
+    hyperparameters (training.config.CONFIGURATION), provenance an object; one InputError line naming the field."""
+    for key, kind in (("package_version", str), ("architecture", dict), ("hyperparameters", dict),
+                      ("provenance", dict)):
+        if key not in header:
+            raise InputError(f"{file}: corrupt SAST header (no {key!r} field)")
+        if not isinstance(header[key], kind):
+            raise InputError(f"{file}: corrupt SAST header ({key} is a {type(header[key]).__name__}, expected "
+                             f"{'a string' if kind is str else 'an object'})")
+    try:
+        NetworkSpec.from_dict(header["architecture"])
+    except InputError as err:
+        raise InputError(f"{file}: invalid architecture in header: {err}") from None
+    for key, value in header["hyperparameters"].items():
+        if key in CONFIGURATION:
+            try:
+                CONFIGURATION[key].check(value)
+            except FlagValueError as err:
+                raise InputError(f"{file}: corrupt SAST header (hyperparameters.{key} = {value!r}: {err})") \
+                    from None

@@ -98,16 +98,36 @@ class NetworkSpec:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NetworkSpec:
+    def from_dict(cls, data: Any) -> NetworkSpec:
+        """The spec of a JSON object (a checkpoint header's architecture), every field checked against its
+        declared type first: '16' is not a width and "5" not a beta."""
+        if not isinstance(data, dict):
+            raise InputError(f"network spec: expected a JSON object, got {type(data).__name__}")
         data = {key: value for key, value in data.items() if key not in LEGACY_FIELDS}
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        fields = {f.name: f.type for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(fields))
         if unknown:
             raise InputError(f"network spec: unknown field(s) {', '.join(unknown)}")
-        try:
-            return cls(**data)
-        except TypeError as err:
-            raise InputError(f"network spec: {err}") from None
+        for name, value in data.items():
+            if not _JSON_TYPES[fields[name]](value):
+                raise InputError(f"network spec: {name} = {value!r}: expected {_TYPE_NAMES[fields[name]]}")
+        return cls(**data)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# JSON checks of the field annotations of NetworkSpec (strings: the module uses postponed annotations)
+_JSON_TYPES = {"str": lambda v: isinstance(v, str), "int": _is_int, "float": _is_number,
+               "bool": lambda v: isinstance(v, bool), "float | None": lambda v: v is None or _is_number(v),
+               "tuple[int, ...]": lambda v: isinstance(v, list) and all(_is_int(x) for x in v)}
+_TYPE_NAMES = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
+               "float | None": "a number or null", "tuple[int, ...]": "a list of integers"}
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

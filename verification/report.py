@@ -84,8 +84,9 @@ def table(rows: list[dict[str, Any]], markdown: bool = False) -> str:
              _fmt(row["empirical"]), _fmt(row["ratio"]), "yes" if row["holds"] else "NO"] for row in rows]
     if not any(row[0] for row in body):
         head, body = head[1:], [row[1:] for row in body]
-    if markdown:
+    if markdown:  # a | inside a cell (max|u|) is escaped, or it would split the cell
+        cells = [[str(cell).replace("|", "\\|") for cell in line] for line in body]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body])
+        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
     widths = [max(len(str(cell)) for cell in column) for column in zip(head, *body)]
     return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)) for line in [head, *body])

@@ -14,7 +14,6 @@ less or its consumer could not import the file; 2: bad input, one line, nothing 
 from __future__ import annotations
 
 import json
-import math
 import sys
 import tempfile
 import warnings
@@ -24,51 +23,59 @@ from typing import Any
 import torch
 
 from sast_core.atomic import atomic_write, atomic_write_json
-from sast_core.cli import CliParser, cli_entry, parse_list
+from sast_core.cli import CliParser, cli_entry
 from sast_core.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
+from sast_core.flags import Integer, ListOf, Number, Size, Text
+from sast_core.memory import MEMORY_HELP
 from sast_core.outputs import check_writable
 
 from ..checkpoint import load_checkpoint
 from ..data.loading import SPEC_HELP
+from ..data.splits import SUBSETS
 from ..describe import describe
 from ..evaluation.modes import EVALUATION_MODES
 from ..hardware.deploy import deploy
 from ..hardware.modes import HARDWARE_MODES
 from ..hardware.nir_check import CONSUMERS, Agreement, consumer_runner, passes, require
 from ..hardware.nir_export import DEFAULT_DT, export_nir, nir_layers
-from .evaluate import SUBSETS, checkpoint_frames
+from ..training.config import SEED
+from .evaluate import checkpoint_frames, framing_source
 
 EXPORT_MODES = ("hard", "int8")
 
 
 def build_parser() -> CliParser:
     p = CliParser(prog="python -m sast_models.export", description=__doc__.split("\n")[0])
-    p.add_argument("--model", required=True, help="checkpoint (model.safetensors)")
-    p.add_argument("--format", choices=("nir",), default="nir", help="export format (nir)")
+    p.add_argument("--model", type=Text("a checkpoint path"), required=True, help="checkpoint (model.safetensors)")
+    p.add_argument("--format", choices=("nir",), default="nir", help="export format")
     p.add_argument("--mode", choices=EXPORT_MODES, default="hard",
                    help="hard: the float hard-spike network; int8: its INT8 deployment")
-    p.add_argument("--out", required=True, help="file to write (FILE.nir; the report goes to FILE.nir.json)")
-    p.add_argument("--dt", type=float, default=DEFAULT_DT,
-                   help=f"time step of the NIR graph (default {DEFAULT_DT}, what snnTorch's importer assumes)")
-    p.add_argument("--check", default="", help=f"comma-separated consumers to run the file: {', '.join(CONSUMERS)}")
-    p.add_argument("--min-agreement", type=float, default=0.99,
-                   help="a check passes when prediction and every layer's spike agreement reach this (0.99)")
-    p.add_argument("--data", default=None, help=f"{SPEC_HELP} (default: the checkpoint's training data)")
-    p.add_argument("--split", default="test", help="dataset split for --check (default test)")
+    p.add_argument("--out", type=Text("a file path"), required=True,
+                   help="file to write (FILE.nir; the report goes to FILE.nir.json)")
+    p.add_argument("--dt", type=Number(0, low_open=True), default=DEFAULT_DT,
+                   help="time step of the NIR graph (what snnTorch's importer assumes)")
+    p.add_argument("--check", type=ListOf(choices=tuple(CONSUMERS), allow_empty=True), default="",
+                   help=f"comma-separated consumers to run the file: {', '.join(CONSUMERS)}")
+    p.add_argument("--min-agreement", type=Number(0, 1), default=0.99,
+                   help="a check passes when prediction and every layer's spike agreement reach this")
+    p.add_argument("--data", type=Text("a dataset spec"), default=None,
+                   help=f"{SPEC_HELP} (default: the checkpoint's training data)")
+    p.add_argument("--split", type=Text("a split name"), default="test", help="dataset split for --check")
     p.add_argument("--subset", choices=SUBSETS, default="all",
                    help="all samples of the split, or the training run's validation/training part of it")
-    p.add_argument("--samples", type=int, default=None, help="check on the first N samples (default all)")
-    p.add_argument("--time-bins", type=int, default=None, help="default: as in training")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=None, help="seed of the --subset split (default: training's)")
-    p.add_argument("--cache-dir", default=None)
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--samples", type=Integer(1), default=None, help="check on the first N samples (default all)")
+    p.add_argument("--time-bins", type=Integer(1), default=None, help="T (default: as in training)")
+    p.add_argument("--batch-size", type=Integer(1), default=64, help="samples per forward pass")
+    p.add_argument("--seed", type=SEED, default=None, help="seed of the --subset split (default: training's)")
+    p.add_argument("--cache-dir", type=Text("a folder path"), default=None, help="SAST cache root")
+    p.add_argument("--max-memory", type=Size(), default=None, help=MEMORY_HELP)
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     return p
 
 
-def parse_consumers(text: str) -> list[str]:
-    """The consumers named by --check, each known and installed (InputError otherwise), without repeats."""
-    names = list(dict.fromkeys(parse_list("--check", text, choices=CONSUMERS, allow_empty=True)))
+def parse_consumers(names: list[str]) -> list[str]:
+    """The consumers named by --check, each installed (InputError otherwise), without repeats."""
+    names = list(dict.fromkeys(names))
     for name in names:
         require(name)
     return names
@@ -130,21 +137,15 @@ def write_graph(out: Path, graph: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     consumers = parse_consumers(args.check)
-    if not 0.0 <= args.min_agreement <= 1.0:
-        raise InputError(f"--min-agreement {args.min_agreement}: expected a fraction in [0, 1]")
-    if args.samples is not None and args.samples < 1:
-        raise InputError(f"--samples {args.samples}: expected at least 1")
-    if not (args.dt > 0 and math.isfinite(args.dt)):
-        raise InputError(f"--dt {args.dt}: expected a finite time step > 0")
-    if args.batch_size < 1:
-        raise InputError(f"--batch-size {args.batch_size}: expected at least 1")
     out = Path(args.out)
     check_output(out)
     net, header = load_checkpoint(args.model)
     net.eval()
     target = net if args.mode == "hard" else deploy(describe(net), HARDWARE_MODES[args.mode])
     if consumers:  # every input is checked before anything is exported or written
-        frames, labels, info = checkpoint_frames(header.get("hyperparameters", {}), args)
+        hyper = header["hyperparameters"]
+        data, time_bins = framing_source(hyper, args)
+        frames, labels, info = checkpoint_frames(net, hyper, args, data, time_bins)
         frames, labels = (frames[: args.samples], labels[: args.samples]) if args.samples else (frames, labels)
         if len(frames) == 0:
             raise InputError(f"--split {args.split} --subset {args.subset}: no samples to check on")

@@ -4,7 +4,8 @@
     python -m sast_theory.report --arch mlp|conv --beta B --tau T [--theta ... --reset ... --hidden ...]
 
 Writes DIR/theory.json (value, symbolic form as str and LaTeX, a priori and a posteriori, assumptions and
-whether each holds), DIR/feasibility.png, optionally DIR/theory.tex, and prints a table. For a checkpoint, P6
+whether each holds), DIR/feasibility.png, optionally DIR/theory.tex (all or none, recorded in the folder's
+manifest), and prints a table. For a checkpoint, P6
 (the safe membrane register per layer) is computed on the network `sast_models.hardware.deploy` builds with the
 --weight-bits / --frac-bits / --leak-shift / --per-channel formats (default: the int8 mode's). Exit 0: every
 assumption holds and the two computation paths agree; 1: some check fails; 2: bad input.
@@ -17,57 +18,67 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
-from sast_core.atomic import atomic_write, atomic_write_json, atomic_write_text
-from sast_core.cli import CliParser, cli_entry, parse_list
+from sast_core.atomic import json_text
+from sast_core.cli import CliParser, cli_entry
 from sast_core.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
-from sast_theory.description import DEFAULT_CAPS, NetworkDescription, a_priori_description, check_leak
+from sast_core.flags import Integer, ListOf, Number, Text
+from sast_core.runs import Entry, RunFolder, sha256_file
+from sast_theory.description import DEFAULT_CAPS, NetworkDescription, a_priori_description
 from sast_theory.registers import smallest_safe_bits
 from sast_theory.report import build_report, latex, table
+from sast_theory.surrogates import RESETS, SURROGATES
 
 from ..checkpoint import load_description
+from ..figures import plt, png_bytes
 from ..hardware.deploy import deploy
-from ..hardware.formats import MAX_REGISTER_BITS, LeakFormat
+from ..hardware.formats import LEAK_BITS, MAX_REGISTER_BITS, WEIGHT_BITS, LeakFormat
 from ..hardware.modes import HARDWARE_MODES
 
 P6_MODE = "int8"  # the hardware mode whose formats the report's P6 flags default to
+ENTRY = "sast_theory.report"
+OUTPUTS = ("theory.json", "feasibility.png", "theory.tex")
+POSITIVE = Number(0, low_open=True)
+LEAK = Number(0, 1, high_open=True)
 
 
 def build_parser() -> CliParser:
     p = CliParser(prog="python -m sast_theory.report", description=__doc__.split("\n\n")[0])
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", help="checkpoint (a priori and a posteriori constants)")
+    source.add_argument("--model", type=Text("a checkpoint path"),
+                        help="checkpoint (a priori and a posteriori constants)")
     source.add_argument("--arch", choices=("mlp", "conv"), help="a priori constants for a configuration")
-    p.add_argument("--out", default="theory_report", help="output folder (default: theory_report)")
+    p.add_argument("--out", type=Text("a folder path"), default="theory_report", help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace what --out holds instead of refusing")
     p.add_argument("--latex", action="store_true", help="also write theory.tex")
-    p.add_argument("--beta", type=float, help="surrogate sharpness (with --arch)")
-    p.add_argument("--tau", type=float, help="leak cap taubar of the spiking layers (with --arch)")
-    p.add_argument("--readout-tau", type=float, default=None)
-    p.add_argument("--theta", type=float, default=1.0)
-    p.add_argument("--reset", choices=("zero", "subtract", "none"), default="zero")
-    p.add_argument("--surrogate", choices=("sigmoid", "arctan"), default="sigmoid")
-    p.add_argument("--hidden", default="512", help="dense widths, e.g. 512,256")
-    p.add_argument("--channels", default="", help="conv channels, e.g. 16,32 (--arch conv)")
-    p.add_argument("--input-shape", default="2,34,34")
-    p.add_argument("--n-classes", type=int, default=10)
-    p.add_argument("--input-bound", type=float, default=1.0, help="X of A1")
-    p.add_argument("--inf-cap", type=float, default=DEFAULT_CAPS.inf, help="A3 cap c on ||W||_inf")
-    p.add_argument("--spectral-cap", type=float, default=DEFAULT_CAPS.spectral, help="A3 cap omega on ||W||_2")
-    p.add_argument("--bias-cap", type=float, default=DEFAULT_CAPS.bias, help="A3 cap bbar on ||b||_inf")
-    p.add_argument("--kernel", type=int, default=3)
-    p.add_argument("--stride", type=int, default=1)
-    p.add_argument("--padding", type=int, default=1)
-    p.add_argument("--pool", type=int, default=2)
-    p.add_argument("--sam-rho", type=float, default=0.05, help="SAM radius for P4 (default 0.05)")
+    p.add_argument("--beta", type=POSITIVE, help="surrogate sharpness (with --arch)")
+    p.add_argument("--tau", type=LEAK, help="leak cap taubar of the spiking layers, in [0, 1) (with --arch)")
+    p.add_argument("--readout-tau", type=LEAK, default=None, help="leak of the readout (default: --tau)")
+    p.add_argument("--theta", type=Number(0), default=1.0, help="threshold")
+    p.add_argument("--reset", choices=RESETS, default="zero", help="reset mode")
+    p.add_argument("--surrogate", choices=SURROGATES, default="sigmoid", help="surrogate family")
+    p.add_argument("--hidden", type=ListOf(Integer(1), allow_empty=True), default="512",
+                   help="dense widths, e.g. 512,256")
+    p.add_argument("--channels", type=ListOf(Integer(1), allow_empty=True), default="",
+                   help="conv channels, e.g. 16,32 (--arch conv)")
+    p.add_argument("--input-shape", type=ListOf(Integer(1)), default="2,34,34", help="C,H,W (or D)")
+    p.add_argument("--n-classes", type=Integer(2), default=10, help="readout width")
+    p.add_argument("--input-bound", type=POSITIVE, default=1.0, help="X of A1")
+    p.add_argument("--inf-cap", type=POSITIVE, default=DEFAULT_CAPS.inf, help="A3 cap c on ||W||_inf")
+    p.add_argument("--spectral-cap", type=POSITIVE, default=DEFAULT_CAPS.spectral, help="A3 cap omega on ||W||_2")
+    p.add_argument("--bias-cap", type=Number(0), default=DEFAULT_CAPS.bias, help="A3 cap bbar on ||b||_inf")
+    p.add_argument("--kernel", type=Integer(1), default=3, help="conv kernel size")
+    p.add_argument("--stride", type=Integer(1), default=1, help="conv stride")
+    p.add_argument("--padding", type=Integer(0), default=1, help="conv zero padding")
+    p.add_argument("--pool", type=Integer(1), default=2, help="average pooling after each conv block")
+    p.add_argument("--sam-rho", type=POSITIVE, default=0.05, help="SAM radius for P4")
     default = HARDWARE_MODES[P6_MODE]
-    p.add_argument("--weight-bits", type=int, default=default.weight_bits, help="P6 weight bits")
-    p.add_argument("--frac-bits", type=int, default=default.frac, help="P6 membrane fractional bits")
-    p.add_argument("--leak-shift", type=int, default=None,
+    p.add_argument("--weight-bits", type=Integer(*WEIGHT_BITS), default=default.weight_bits, help="P6 weight bits")
+    p.add_argument("--frac-bits", type=Integer(0, MAX_REGISTER_BITS - 1), default=default.frac,
+                   help="P6 membrane fractional bits")
+    p.add_argument("--leak-shift", type=Integer(*LEAK_BITS), default=None,
                    help=f"P6 shift leak: the nearest 1 - 2^-j, j <= K (default: the {P6_MODE} leak m / "
                         f"2^{default.leak.k})")
     p.add_argument("--per-channel", action="store_true", help="P6 per-output-channel weight quantization")
@@ -78,23 +89,8 @@ def a_priori(args: argparse.Namespace) -> NetworkDescription:
     """The weight-free description of the --arch flags (InputError naming the flag)."""
     if args.beta is None or args.tau is None:
         raise InputError("--arch needs --beta and --tau")
-    for flag, value in (
-        ("--beta", args.beta),
-        ("--input-bound", args.input_bound),
-        ("--inf-cap", args.inf_cap),
-        ("--spectral-cap", args.spectral_cap),
-    ):
-        if not (math.isfinite(value) and value > 0):
-            raise InputError(f"{flag} {value}: expected a finite number > 0")
-    check_leak("--tau", args.tau)
-    if args.readout_tau is not None:
-        check_leak("--readout-tau", args.readout_tau)
-    sizes = {flag: tuple(parse_list(flag, getattr(args, flag[2:].replace("-", "_")), int, allow_empty=True))
-             for flag in ("--hidden", "--channels", "--input-shape")}
-    if args.arch == "conv" and (not sizes["--channels"] or len(sizes["--input-shape"]) != 3):
+    if args.arch == "conv" and (not args.channels or len(args.input_shape) != 3):
         raise InputError("--arch conv needs --channels and a 3-entry --input-shape C,H,W")
-    if min(sum(sizes.values(), ()), default=1) < 1 or args.n_classes < 2:
-        raise InputError("--hidden, --channels, --input-shape need entries >= 1 and --n-classes >= 2")
     return a_priori_description(
         args.arch,
         args.beta,
@@ -102,9 +98,9 @@ def a_priori(args: argparse.Namespace) -> NetworkDescription:
         theta=args.theta,
         reset=args.reset,
         surrogate=args.surrogate,
-        hidden=sizes["--hidden"],
-        channels=sizes["--channels"] if args.arch == "conv" else (),
-        input_shape=sizes["--input-shape"],
+        hidden=tuple(args.hidden),
+        channels=tuple(args.channels) if args.arch == "conv" else (),
+        input_shape=tuple(args.input_shape),
         n_classes=args.n_classes,
         input_bound=args.input_bound,
         inf_cap=args.inf_cap,
@@ -143,13 +139,9 @@ def p6_statement(description: NetworkDescription, args: argparse.Namespace) -> d
             "per_channel": args.per_channel, "layers": layers}
 
 
-def plot_region(region: dict[str, list[list[float]]], path: str | os.PathLike, title: str) -> None:
-    """Feasible (beta, taubar) region per reset mode (`sast_theory.feasibility`): below each curve A4 holds."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot_region(region: dict[str, list[list[float]]], title: str) -> bytes:
+    """PNG: the feasible (beta, taubar) region per reset mode (`sast_theory.feasibility`): below each curve A4
+    holds."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for reset, points in region.items():
         betas, taus = zip(*points, strict=True)
@@ -161,29 +153,31 @@ def plot_region(region: dict[str, list[list[float]]], path: str | os.PathLike, t
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
-    plt.close(fig)
+    return png_bytes(fig, dpi=120)
 
 
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.sam_rho <= 0 or args.frac_bits < 0:
-        raise InputError("--sam-rho must be > 0 and --frac-bits >= 0")
+    configuration = {k: v for k, v in vars(args).items() if k not in ("out", "overwrite")}
+    entry = Entry(ENTRY, configuration, OUTPUTS, model_sha256=sha256_file(args.model) if args.model else None,
+                  argv=["python", "-m", ENTRY, *(sys.argv[1:] if argv is None else argv)])
+    folder = RunFolder(args.out)
+    folder.check(entry, overwrite=args.overwrite)
     description = load_description(args.model) if args.model else a_priori(args)
     p6 = p6_statement(description, args) if description.has_weights else None
     report = build_report(description, args.sam_rho, p6=p6, checkpoint=args.model)
-    out = Path(args.out)
+    outputs: dict[str, Any] = {"theory.json": json_text(report)}
     if report["feasibility"]:
-        plot_region(
+        outputs["feasibility.png"] = plot_region(
             report["feasibility"]["region"],
-            out / "feasibility.png",
             f"A4 feasible region ({report['assumptions']['A2']['surrogate']}, "
             f"I_max = {report['feasibility']['current_bound']:.3g})",
         )
     if args.latex:
-        atomic_write_text(out / "theory.tex", latex(report))
-    atomic_write_json(out / "theory.json", report)
+        outputs["theory.tex"] = latex(report)
+    with folder.session(entry, overwrite=args.overwrite) as session:
+        session.commit(outputs)
     print(table(report))
     return EXIT_OK if report["all_hold"] else EXIT_CHECK_FAILED
 

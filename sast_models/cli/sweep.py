@@ -5,11 +5,15 @@ into a table.
         --seeds 0,1,2 [--jobs K] [--shard I/N] [--collect-only] -- [other train flags, e.g. --epochs 20]
 
 Cell c (in the fixed order methods, betas, seeds, rhos; the baseline has the single rho 0) trains into
-DIR/cells/<name>/ with `python -m sast_models.train ... --resume`: a finished cell (summary.json present) is
-skipped, an interrupted one continues. `--shard I/N` runs only the cells with index % N == I, so N machines
-sharing DIR (or whose DIR/cells/ folders are merged afterwards) cover the grid once. Every invocation then
-collects ALL finished cells under DIR/cells into DIR/sweep.csv and DIR/sweep.json (rows + mean/std over
-seeds per method, rho, beta). Exit 0 when every selected cell finished, 1 when one failed, 2 on bad input.
+DIR/cells/<name>/ with `python -m sast_models.train ... --resume`. Before anything runs, every selected cell
+is validated as its training run would be (flags, data, memory) and compared with what its folder holds (the
+folder's manifest): a finished cell of this configuration is skipped, an interrupted one (or one with fewer
+--epochs) continues, a cell of another configuration is refused (exit 2) unless --overwrite, which retrains it.
+`--shard I/N` runs only the cells with index % N == I, so N machines sharing DIR (or whose DIR/cells/ folders
+are merged afterwards) cover the grid once. Every invocation then collects ALL finished cells under DIR/cells
+into DIR/sweep.csv and DIR/sweep.json (rows + mean/std over seeds per method, rho, beta, and the training
+configuration they share); a finished cell of another configuration is refused, never mixed into the table.
+Exit 0 when every selected cell finished, 1 when one failed, 2 on bad input.
 """
 
 from __future__ import annotations
@@ -27,30 +31,42 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sast_core.atomic import atomic_write_json, atomic_write_text
-from sast_core.cli import CliParser, cli_entry, parse_list
+from sast_core.atomic import json_text
+from sast_core.cli import CliParser, cli_entry
 from sast_core.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
+from sast_core.flags import Integer, ListOf, Number, Text
 from sast_core.outputs import check_writable
+from sast_core.runs import Entry, RunFolder, differences, read_entries
 
+from ..training.config import METHODS, SEED
 from . import train
 
 COLUMNS = ["cell", "method", "rho", "beta", "seed", "surrogate_acc", "hard_acc", "transfer_gap_pp",
            "seconds_per_epoch", "cpu_seconds_per_epoch", "train_seconds", "epochs"]
 STATISTICS = ("surrogate_acc", "hard_acc", "transfer_gap_pp", "seconds_per_epoch", "cpu_seconds_per_epoch")
-CONTROLLED = ("--out", "--method", "--rho", "--beta", "--seed", "--resume")
+CONTROLLED = ("--out", "--method", "--rho", "--beta", "--seed", "--resume", "--overwrite")
+CELL_KEYS = ("method", "rho", "beta", "seed")  # what the grid varies; the rest is the sweep's configuration
+ENTRY = "sast_models.sweep"
+OUTPUTS = ("sweep.csv", "sweep.json")
 
 
 def build_parser() -> CliParser:
     p = CliParser(prog="python -m sast_models.sweep", description=__doc__.split("\n")[0])
-    p.add_argument("--out", required=True, help="sweep folder (cells/, sweep.csv, sweep.json)")
-    p.add_argument("--methods", default="baseline,sast", help="comma-separated: baseline, sam, sast")
-    p.add_argument("--rhos", default="0.3", help="comma-separated SAM radii (not used by the baseline)")
-    p.add_argument("--betas", default="1,5", help="comma-separated surrogate sharpness values")
-    p.add_argument("--seeds", default="0", help="comma-separated seeds")
-    p.add_argument("--jobs", type=int, default=1, help="cells run at the same time on this machine")
-    p.add_argument("--shard", default="0/1", help="I/N: run only cells with index %% N == I")
+    p.add_argument("--out", type=Text("a folder path"), required=True,
+                   help="sweep folder (cells/, sweep.csv, sweep.json)")
+    p.add_argument("--methods", type=ListOf(choices=METHODS), default="baseline,sast",
+                   help="comma-separated: baseline, sam, sast")
+    p.add_argument("--rhos", type=ListOf(Number(0)), default="0.3",
+                   help="comma-separated SAM radii (not used by the baseline)")
+    p.add_argument("--betas", type=ListOf(Number(0, low_open=True)), default="1,5",
+                   help="comma-separated surrogate sharpness values")
+    p.add_argument("--seeds", type=ListOf(SEED), default="0", help="comma-separated seeds")
+    p.add_argument("--jobs", type=Integer(1, 256), default=1, help="cells run at the same time on this machine")
+    p.add_argument("--shard", type=Text("I/N"), default="0/1", help="I/N: run only cells with index %% N == I")
     p.add_argument("--collect-only", action="store_true", help="only rebuild the table from finished cells")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--overwrite", action="store_true",
+                   help="retrain cells that hold another configuration, and replace a table of another one")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     p.add_argument("train_args", nargs=argparse.REMAINDER, help="-- then flags passed to every training run")
     return p
 
@@ -89,19 +105,43 @@ def check_train_args(extra: list[str]) -> list[str]:
     return extra
 
 
-def command(cell: dict, out: Path, extra: list[str]) -> list[str]:
-    return [sys.executable, "-m", "sast_models.train", *extra, "--method", cell["method"], "--rho",
-            str(cell["rho"]), "--beta", str(cell["beta"]), "--seed", str(cell["seed"]), "--out",
-            str(out / "cells" / cell["cell"]), "--resume", "--no-progress"]
+def train_argv(cell: dict, out: Path, extra: list[str], overwrite: bool) -> list[str]:
+    """The training command line of a cell (without the interpreter)."""
+    return [*extra, "--method", cell["method"], "--rho", str(cell["rho"]), "--beta", str(cell["beta"]), "--seed",
+            str(cell["seed"]), "--out", str(out / "cells" / cell["cell"]), "--resume", "--no-progress",
+            *(["--overwrite"] if overwrite else [])]
+
+
+def command(cell: dict, out: Path, extra: list[str], overwrite: bool = False) -> list[str]:
+    return [sys.executable, "-m", "sast_models.train", *train_argv(cell, out, extra, overwrite)]
 
 
 def log_path(out: Path, cell: dict) -> Path:
     return out / "cells" / f"{cell['cell']}.log"
 
 
-def run_cells(cells: list[dict], out: Path, extra: list[str], jobs: int, progress: bool) -> list[str]:
-    """Run the unfinished cells, at most `jobs` at a time; returns a line per failed cell."""
-    todo = [c for c in cells if not (out / "cells" / c["cell"] / "summary.json").exists()]
+def common(configuration: dict) -> dict:
+    """A cell's training configuration without what the grid varies: the sweep's configuration."""
+    return {k: v for k, v in configuration.items() if k not in CELL_KEYS}
+
+
+def plan_cells(cells: list[dict], out: Path, extra: list[str], overwrite: bool) -> tuple[list[dict], dict]:
+    """(the cells to run, the sweep's configuration): each cell validated as its training run would be (flags,
+    --out: another configuration is refused unless --overwrite; data, memory); finished cells are skipped."""
+    todo, configuration, listed = [], None, False
+    for cell in cells:  # the data and memory once: the cells differ only in method, rho, beta and seed
+        job = train.plan(train_argv(cell, out, extra, overwrite), with_data=not listed)
+        listed = listed or job.framed is not None
+        configuration = configuration or common(job.claim.entry.configuration)
+        if not job.claim.finished:
+            todo.append(cell)
+    return todo, configuration
+
+
+def run_cells(todo: list[dict], out: Path, extra: list[str], jobs: int, progress: bool,
+              overwrite: bool = False) -> list[str]:
+    """Run the cells, at most `jobs` at a time; returns a line per failed cell."""
+    todo = list(todo)
     failures: list[str] = []
     running: list[tuple[dict, subprocess.Popen]] = []
     bar = tqdm(total=len(todo), desc="sweep", disable=not progress)
@@ -113,7 +153,7 @@ def run_cells(cells: list[dict], out: Path, extra: list[str], jobs: int, progres
             log = log_path(out, cell)
             log.parent.mkdir(parents=True, exist_ok=True)
             with open(log, "w") as handle:
-                running.append((cell, subprocess.Popen(command(cell, out, extra), stdout=handle,
+                running.append((cell, subprocess.Popen(command(cell, out, extra, overwrite), stdout=handle,
                                                        stderr=subprocess.STDOUT, env=env)))
         cell, proc = running.pop(0)
         if proc.wait() != 0:
@@ -123,12 +163,38 @@ def run_cells(cells: list[dict], out: Path, extra: list[str], jobs: int, progres
     return failures
 
 
-def collect(out: Path) -> dict:
-    """Every finished cell under out/cells -> rows and per-(method, rho, beta) mean/std over seeds."""
+def finished_cells(out: Path) -> list[tuple[str, dict, Path]]:
+    """(cell name, training configuration, summary path) of every finished cell under out/cells."""
+    found = []
+    for folder in sorted(p for p in (out / "cells").glob("*") if p.is_dir()):
+        entry = read_entries(folder).get(train.ENTRY)
+        if entry is not None and entry.complete:
+            found.append((folder.name, entry.configuration, folder / "summary.json"))
+        elif entry is None and (folder / "summary.json").exists():
+            raise InputError(f"{folder}: a finished cell without a run manifest (an older version wrote it); its "
+                             f"configuration is unknown: retrain it with --overwrite or move it away")
+    return found
+
+
+def collect(out: Path, configuration: dict | None = None) -> dict:
+    """Every finished cell under out/cells -> rows and per-(method, rho, beta) mean/std over seeds. All cells
+    must share one training configuration (`configuration`, else the first cell's): InputError otherwise."""
     rows = []
-    for summary_path in sorted((out / "cells").glob("*/summary.json")):
-        summary = json.loads(summary_path.read_text())
-        rows.append({"cell": summary_path.parent.name, **{k: summary.get(k) for k in COLUMNS[1:]}})
+    for name, cell_configuration, summary_path in finished_cells(out):
+        configuration = configuration if configuration is not None else common(cell_configuration)
+        changed = differences(configuration, common(cell_configuration), ignore=("epochs",))
+        if changed:
+            raise InputError(f"--out {out}: cell {name} was trained with another configuration "
+                             f"({', '.join(changed[:3])}); rerun the sweep with --overwrite, or move the cell away")
+        if cell_configuration["epochs"] != configuration["epochs"]:
+            continue  # not (yet) continued to this sweep's --epochs: unfinished for it
+        try:
+            summary = json.loads(summary_path.read_text())
+            if not isinstance(summary, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as err:
+            raise InputError(f"{summary_path}: corrupt cell summary ({err}); rerun the cell") from None
+        rows.append({"cell": name, **{k: summary.get(k) for k in COLUMNS[1:]}})
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         groups.setdefault((row["method"], row["rho"], row["beta"]), []).append(row)
@@ -136,38 +202,46 @@ def collect(out: Path) -> dict:
     for (method, rho, beta), members in sorted(groups.items()):
         entry = {"method": method, "rho": rho, "beta": beta, "n_seeds": len(members)}
         for key in STATISTICS:
-            values = [m[key] for m in members if m[key] is not None]
+            values = [m[key] for m in members if isinstance(m[key], (int, float))]
             entry[f"{key}_mean"] = statistics.fmean(values) if values else None
             entry[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else None
         stats.append(entry)
-    return {"rows": rows, "groups": stats}
+    return {"rows": rows, "groups": stats, "configuration": configuration}
 
 
-def write_table(out: Path, table: dict) -> None:
+def table_files(table: dict) -> dict[str, str]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(table["rows"])
-    atomic_write_text(out / "sweep.csv", buffer.getvalue())
-    atomic_write_json(out / "sweep.json", table)
+    return {"sweep.csv": buffer.getvalue(), "sweep.json": json_text(table)}
 
 
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = Path(args.out)
+    if args.collect_only and not out.is_dir():
+        raise InputError(f"--out {out}: no such sweep folder (nothing to collect)")
     check_writable(out)
-    methods = parse_list("--methods", args.methods, choices=train.METHODS)
-    rhos = parse_list("--rhos", args.rhos, float, minimum=0)
-    cells = grid(methods, rhos, parse_list("--betas", args.betas, float), parse_list("--seeds", args.seeds, int))
+    cells = grid(args.methods, args.rhos, args.betas, args.seeds)
     index, count = parse_shard(args.shard)
-    if args.jobs < 1:
-        raise InputError(f"--jobs {args.jobs}: expected >= 1")
     extra = check_train_args(args.train_args)
-    mine = cells[index::count]
-    failures = [] if args.collect_only else run_cells(mine, out, extra, args.jobs, args.progress)
-    table = collect(out)
-    write_table(out, table)
+    folder = RunFolder(out)
+    previous = read_entries(out).get(ENTRY) if out.is_dir() else None
+    argv_line = ["python", "-m", ENTRY, *(sys.argv[1:] if argv is None else argv)]
+    if args.collect_only:
+        todo, configuration = [], previous.configuration if previous else None
+    else:  # validate every cell and the table's folder before training anything
+        todo, configuration = plan_cells(cells[index::count], out, extra, args.overwrite)
+        folder.check(Entry(ENTRY, configuration, OUTPUTS), overwrite=args.overwrite, ignore=("epochs",))
+    failures = run_cells(todo, out, extra, args.jobs, args.progress, args.overwrite)
+    table = collect(out, configuration)
+    entry = Entry(ENTRY, table["configuration"] or {}, OUTPUTS, argv=argv_line)
+    # --collect-only rebuilds the table from the cells: it replaces whatever table was there
+    with folder.session(entry, overwrite=args.overwrite or args.collect_only, wait=True,
+                        ignore=("epochs",)) as session:
+        session.commit(table_files(table))
     print(json.dumps(table, indent=2, sort_keys=True))
     for line in failures:
         print(f"failed: {line}", file=sys.stderr)

@@ -4,15 +4,21 @@ Methods: baseline = the base optimizer alone (SAM with rho = 0, bit-exact); sam 
 on the same minibatch; sast = perturbation from an independent minibatch B' (THEORY.md P5).
 Outputs in --out DIR: model.safetensors (network + JSON header with hyperparameters and provenance),
 metrics.jsonl (one line per epoch), summary.json, and resume.safetensors (rewritten after every epoch:
-network, optimizer and RNG states, epoch, split). `--resume` continues from it and ends with the same weights
-as an uninterrupted run. Under `torchrun --nproc_per_node=N` training is data-parallel (DDP); --batch-size
-is the global batch. Bad input: one line on stderr, exit 2, nothing written.
+network, optimizer and RNG states, epoch, split), recorded in DIR/manifest.json (sast_core.runs: the
+configuration, the model's sha256, complete or not) and written under DIR's lock. `--resume` continues from it
+and ends with the same weights as an uninterrupted run; `--overwrite` replaces what DIR holds. Under `torchrun
+--nproc_per_node=N` training is data-parallel (DDP); --batch-size is the global batch. Bad input (a flag out of
+its range, a combination, DIR holding another run, more memory than --max-memory): one line on stderr, exit 2,
+nothing written.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import math
+import os
 import platform
 import sys
 import time
@@ -22,98 +28,132 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sast_core.atomic import atomic_write_json, atomic_write_text
-from sast_core.cli import CliParser, cli_entry, parse_list
+from sast_core.atomic import json_text
+from sast_core.cli import CliParser, cli_entry
 from sast_core.errors import EXIT_OK, InputError
-from sast_core.outputs import check_writable
+from sast_core.flags import Size, Text
+from sast_core.memory import MEMORY_HELP, check_memory
+from sast_core.runs import Entry, RunFolder, Session, differences, read_entries
 
-from ..checkpoint import save_checkpoint
-from ..data.loading import SPEC_HELP, load_frames
+from ..checkpoint import checkpoint_bytes
+from ..data.framing import FRAME_MODES
+from ..data.loading import SPEC_HELP, FramedDataset, open_frames
 from ..data.splits import stratified_split
 from ..data.synthetic import PRESETS
 from ..evaluation.measure import measure
 from ..evaluation.modes import EVALUATION_MODES
+from ..memory import network_memory
 from ..networks import LIFNetwork, build_network
 from ..sam import SAM
 from ..spec import NetworkSpec
+from ..training.config import CONFIGURATION as C
+from ..training.config import METHODS, OPTIMIZERS
 from ..training.distributed import Context, process_device, resolve_device, setup, teardown, wrap
 from ..training.loop import train_epoch
 from ..training.resume import RESUME_FILE, Resumed, load_state, restore, save_state
 
-METHODS = ("baseline", "sam", "sast")
-OPTIMIZERS = ("sgd", "adam", "adamw")
-CONFIG_EXCLUDED = ("out", "resume", "device", "progress", "cache_dir")  # do not change the trained weights
+ENTRY = "sast_models.train"  # its run-folder manifest entry
+OUTPUTS = ("metrics.jsonl", RESUME_FILE, "model.safetensors", "summary.json")
+# flags that do not change the trained weights (not part of the configuration)
+CONFIG_EXCLUDED = ("out", "resume", "overwrite", "device", "progress", "cache_dir", "max_memory")
+RESUMABLE = ("epochs",)  # the one key a resume may change
 
 
 def build_parser() -> CliParser:
     p = CliParser(prog="python -m sast_models.train", description=__doc__.split("\n")[0])
-    p.add_argument("--data", default="synthetic", help=f"dataset: {SPEC_HELP} (default synthetic)")
-    p.add_argument("--split", default="train", help="dataset split to train on (train/validation from it)")
-    p.add_argument("--time-bins", type=int, default=10, help="T, frames per sample")
-    p.add_argument("--frame-mode", choices=("binary", "count"), default="binary",
+    p.add_argument("--data", type=C["data"], default="synthetic", help=f"dataset: {SPEC_HELP}")
+    p.add_argument("--split", type=C["split"], default="train",
+                   help="dataset split to train on (train/validation from it)")
+    p.add_argument("--time-bins", type=C["time_bins"], default=10, help="T, frames per sample")
+    p.add_argument("--frame-mode", choices=FRAME_MODES, default="binary",
                    help="binary frames (input bound X = 1) or event counts (X = the data's maximum)")
-    p.add_argument("--duration-us", type=int, default=None, help="fixed framing window (default: per sample)")
-    p.add_argument("--downsample", type=int, default=1, help="sum k x k pixel blocks")
-    p.add_argument("--val-fraction", type=float, default=0.2, help="stratified, seeded validation share")
-    p.add_argument("--arch", choices=("mlp", "conv"), default="mlp")
-    p.add_argument("--hidden", default="512", help="comma-separated widths of the dense LIF layers")
-    p.add_argument("--channels", default="16,32", help="comma-separated conv channels (arch conv)")
-    p.add_argument("--method", choices=METHODS, default="sast")
-    p.add_argument("--rho", type=float, default=0.3, help="SAM radius (ignored, recorded as 0, for baseline)")
+    p.add_argument("--duration-us", type=C["duration_us"], default=None,
+                   help="fixed framing window in microseconds (default: each sample's own span)")
+    p.add_argument("--downsample", type=C["downsample"], default=1, help="sum k x k pixel blocks")
+    p.add_argument("--val-fraction", type=C["val_fraction"], default=0.2, help="stratified, seeded validation share")
+    p.add_argument("--arch", choices=("mlp", "conv"), default="mlp", help="dense LIF layers, or conv blocks first")
+    p.add_argument("--hidden", type=C["hidden"], default="512", help="comma-separated widths of the dense LIF layers")
+    p.add_argument("--channels", type=C["channels"], default="16,32", help="comma-separated conv channels (arch conv)")
+    p.add_argument("--method", choices=METHODS, default="sast", help="optimizer family")
+    p.add_argument("--rho", type=C["rho"], default=0.3, help="SAM radius (ignored, recorded as 0, for baseline)")
     p.add_argument("--asam", action="store_true", help="adaptive SAM: e = rho T^2 g / ||T g||, T = |w| + eta")
-    p.add_argument("--asam-eta", type=float, default=0.01)
-    p.add_argument("--surrogate", default="sigmoid")
-    p.add_argument("--beta", type=float, default=5.0, help="surrogate sharpness")
-    p.add_argument("--tau", type=float, default=0.5, help="leak of the spiking layers")
-    p.add_argument("--theta", type=float, default=1.0, help="threshold")
-    p.add_argument("--reset", default="zero", help="zero, subtract or none")
-    p.add_argument("--parameterization", choices=("contractive", "plain"), default="contractive")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=64, help="global minibatch (split across processes)")
-    p.add_argument("--band", type=float, default=0.1, help="near-threshold band |u - theta| < band")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    p.add_argument("--cache-dir", default=None, help="SAST cache root (default $SAST_CACHE or ~/.cache/sast)")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--asam-eta", type=C["asam_eta"], default=0.01, help="eta of adaptive SAM")
+    p.add_argument("--surrogate", type=C["surrogate"], default="sigmoid", help="surrogate gradient family")
+    p.add_argument("--beta", type=C["beta"], default=5.0, help="surrogate sharpness")
+    p.add_argument("--tau", type=C["tau"], default=0.5, help="leak of the spiking layers, in [0, 1)")
+    p.add_argument("--theta", type=C["theta"], default=1.0, help="threshold")
+    p.add_argument("--reset", type=C["reset"], default="zero", help="zero, subtract or none")
+    p.add_argument("--parameterization", choices=("contractive", "plain"), default="contractive",
+                   help="contractive: the weights satisfy the theory's caps by construction")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="base optimizer")
+    p.add_argument("--lr", type=C["lr"], default=1e-3, help="learning rate")
+    p.add_argument("--momentum", type=C["momentum"], default=0.9, help="SGD momentum")
+    p.add_argument("--weight-decay", type=C["weight_decay"], default=0.0, help="weight decay of the base optimizer")
+    p.add_argument("--epochs", type=C["epochs"], default=10, help="epochs in total (a resume continues to it)")
+    p.add_argument("--batch-size", type=C["batch_size"], default=64, help="global minibatch (split across processes)")
+    p.add_argument("--band", type=C["band"], default=0.1, help="near-threshold band |u - theta| < band")
+    p.add_argument("--seed", type=C["seed"], default=0, help="seed of the initialization, split and batch order")
+    p.add_argument("--device", type=Text("a device"), default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--cache-dir", type=Text("a folder path"), default=None,
+                   help="SAST cache root (default $SAST_CACHE or ~/.cache/sast)")
+    p.add_argument("--max-memory", type=Size(), default=None, help=MEMORY_HELP)
+    p.add_argument("--out", type=Text("a folder path"), required=True, help="output folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace what --out holds instead of refusing (a --resume of the same configuration "
+                        "still continues)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     return p
 
 
 def make_config(args: argparse.Namespace) -> dict:
-    """The run's hyperparameters (JSON values) after validating every number; InputError names the flag."""
-    checks = [("--rho", args.rho >= 0, ">= 0"), ("--epochs", args.epochs >= 1, ">= 1"),
-              ("--batch-size", args.batch_size >= 1, ">= 1"), ("--lr", args.lr > 0, "> 0"),
-              ("--val-fraction", 0 < args.val_fraction < 1, "in (0, 1)"),
-              ("--weight-decay", args.weight_decay >= 0, ">= 0"),
-              ("--momentum", 0 <= args.momentum < 1, "in [0, 1)"),
-              ("--band", args.band > 0, "> 0"), ("--asam-eta", args.asam_eta >= 0, ">= 0"),
-              ("--time-bins", args.time_bins >= 1, ">= 1")]
-    for flag, ok, expected in checks:
-        if not ok:
-            value = getattr(args, flag[2:].replace("-", "_"))
-            raise InputError(f"{flag} {value}: expected a value {expected}")
+    """The run's hyperparameters (JSON values; every number was checked by its flag type)."""
     kind = args.data.partition(":")[0]
     if kind not in (*PRESETS, "nmnist", "dvsgesture"):
         raise InputError(f"--data {args.data!r}: unknown dataset; expected {SPEC_HELP}")
     config = {k: v for k, v in vars(args).items() if k not in CONFIG_EXCLUDED}
-    config["hidden"] = parse_list("--hidden", args.hidden, int, minimum=1, allow_empty=True)
-    config["channels"] = (parse_list("--channels", args.channels, int, minimum=1, allow_empty=True)
-                          if args.arch == "conv" else [])
+    if args.arch != "conv":
+        config["channels"] = []
     if args.method == "baseline":
         config["rho"] = 0.0
     return config
 
 
-def check_out_dir(out: Path, resume: bool) -> None:
-    """Refuse, before writing anything, an unwritable --out or one holding another run (unless resuming)."""
-    check_writable(out)
-    if not resume and any((out / name).exists() for name in (RESUME_FILE, "summary.json")):
-        raise InputError(f"--out {out}: holds a previous run; pass --resume to continue it, or use another")
+@dataclass
+class Claim:
+    """What --out holds and what this run will do with it (decided before any work)."""
+
+    folder: RunFolder
+    entry: Entry
+    options: dict  # RunFolder.check / session options
+    fresh: bool  # start from epoch 0 even if a resume file is there (--overwrite of another configuration)
+    finished: bool  # a --resume of a finished run of this very configuration: nothing to do
+
+
+def claim_out(args: argparse.Namespace, config: dict, command: list[str], main_process: bool) -> Claim:
+    """Refuse, before writing anything, an unwritable --out or one holding another run (unless --resume of the
+    same configuration, or --overwrite)."""
+    out = Path(args.out)
+    folder = RunFolder(out)
+    entry = Entry(ENTRY, config, OUTPUTS, argv=command)
+    try:
+        previous = read_entries(out).get(ENTRY) if out.is_dir() else None
+    except InputError:
+        if not args.overwrite:
+            raise
+        previous = None
+    legacy = previous is None and any((out / name).exists() for name in (RESUME_FILE, "summary.json"))
+    if not args.resume and not args.overwrite and (previous is not None or legacy):
+        raise InputError(f"--out {out}: holds a previous run; pass --resume to continue it, --overwrite to "
+                         f"replace it, or use another folder")
+    same = previous is not None and not differences(previous.configuration, entry.configuration, RESUMABLE)
+    fresh = args.overwrite and not (args.resume and (same or legacy))
+    finished = args.resume and same and previous.complete and previous.configuration == entry.configuration
+    options = {"ignore": RESUMABLE if args.resume else (), "replaces_model": not finished,
+               "adopt": args.resume and not fresh}
+    if main_process:
+        folder.check(entry, overwrite=args.overwrite, **options)
+    return Claim(folder, entry, options, fresh, finished)
 
 
 def network_spec(config: dict, frame_shape: list[int], n_classes: int, input_bound: float) -> NetworkSpec:
@@ -180,54 +220,109 @@ class Prepared:
     labels: torch.Tensor
     split: tuple[np.ndarray, np.ndarray]
     info: dict
-    out: Path
+    claim: Claim
+    overwrite: bool
     command: list[str]
     progress: bool
 
 
-def prepare(argv: list[str] | None) -> tuple[Prepared, torch.device]:
-    """Parse and validate the flags, load the data, build (or resume) the network; writes nothing."""
+def checked_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The stratified split; InputError when --val-fraction leaves either part empty (no silent 0 % of 0)."""
+    train_idx, val_idx = stratified_split(labels, val_fraction, seed)
+    n = len(labels)
+    if len(val_idx) == 0:
+        raise InputError(f"--val-fraction {val_fraction:g}: leaves no validation sample of the {n} (need at "
+                         f"least {0.5 / n:.2g})")
+    if len(train_idx) == 0:
+        raise InputError(f"--val-fraction {val_fraction:g}: leaves no training sample of the {n}")
+    return train_idx, val_idx
+
+
+@dataclass
+class Plan:
+    """A validated command line: flags, configuration, what --out holds, the listed data (nothing loaded)."""
+
+    args: argparse.Namespace
+    config: dict
+    command: list[str]
+    claim: Claim
+    framed: FramedDataset | None  # None when the run is finished already (or the data was not listed)
+
+
+def plan(argv: list[str] | None, *, with_data: bool = True) -> Plan:
+    """Parse and validate the flags and --out, list the data and check the memory the run needs (not with
+    `with_data=False`: the sweep checks the data once for cells that differ only in method, rho, beta, seed);
+    reads no sample and writes nothing (the sweep and the demo validate every run with it before training)."""
     args = build_parser().parse_args(argv)
     config = make_config(args)
-    out = Path(args.out)
-    check_out_dir(out, args.resume)
+    command = ["python", "-m", "sast_models.train", *(sys.argv[1:] if argv is None else argv)]
+    main_process = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 writes
+    claim = claim_out(args, config, command, main_process)
+    resolve_device(args.device)
+    if claim.finished or not with_data:
+        return Plan(args, config, command, claim, None)
+    framed = open_frames(args.data, time_bins=args.time_bins, split=args.split, duration_us=args.duration_us,
+                         mode=args.frame_mode, downsample=args.downsample, cache_dir=args.cache_dir,
+                         progress=args.progress)
+    estimate_spec = network_spec(config, list(framed.frame_shape), len(framed.class_names), 1.0)
+    check_memory({**framed.memory_part(), **network_memory(estimate_spec, batch=min(args.batch_size, len(framed)),
+                                                            time_bins=args.time_bins, training=True)},
+                 args.max_memory, "lower --time-bins, --batch-size or the layer widths")
+    return Plan(args, config, command, claim, framed)
+
+
+def prepare(argv: list[str] | None) -> tuple[Prepared | None, torch.device]:
+    """`plan`, then load the data and build (or resume) the network; writes nothing. None: a --resume of a
+    finished run (its summary is printed)."""
+    job = plan(argv)
+    args, config, claim = job.args, job.config, job.claim
+    if claim.finished:
+        print((Path(args.out) / "summary.json").read_text().rstrip())
+        return None, torch.device("cpu")
     device = process_device(resolve_device(args.device))
-    frames, labels, info = load_frames(args.data, time_bins=args.time_bins, split=args.split,
-                                       duration_us=args.duration_us, mode=args.frame_mode,
-                                       downsample=args.downsample, cache_dir=args.cache_dir,
-                                       progress=args.progress)
+    frames, labels, info = job.framed.load(args.progress)
     config["input_bound"] = 1.0 if args.frame_mode == "binary" else max(1.0, float(frames.max()))
     spec = network_spec(config, info["frame_shape"], info["n_classes"], config["input_bound"])
-    split = stratified_split(labels.numpy(), args.val_fraction, args.seed)
-    resume_path = out / RESUME_FILE
+    split = checked_split(labels.numpy(), args.val_fraction, args.seed)
+    resume_path = Path(args.out) / RESUME_FILE
     resumed = None
-    if args.resume and resume_path.exists():
+    if args.resume and not claim.fresh and resume_path.exists():
         resumed = load_state(resume_path, config=config, split=split, device=device)
         if resumed.epoch > args.epochs:
             raise InputError(f"--epochs {args.epochs}: {resume_path} has {resumed.epoch} epochs done already")
     net = resumed.net if resumed else build_network(spec, seed=args.seed).to(device)
-    command = ["python", "-m", "sast_models.train", *(sys.argv[1:] if argv is None else argv)]
-    return Prepared(config, net, resumed, frames, labels, split, info, out, command, args.progress), device
+    return Prepared(config, net, resumed, frames, labels, split, info, claim, args.overwrite, job.command,
+                    args.progress), device
 
 
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
     prepared, device = prepare(argv)
+    if prepared is None:
+        return EXIT_OK
     ctx = setup(device)
     try:
-        run(prepared, ctx)
+        if ctx.is_main:
+            claim = prepared.claim
+            with claim.folder.session(claim.entry, overwrite=prepared.overwrite, **claim.options) as session:
+                run(prepared, ctx, session)
+        else:
+            run(prepared, ctx, None)
     finally:
         teardown(ctx)
     return EXIT_OK
 
 
-def run(job: Prepared, ctx: Context) -> None:
+def diverged(epoch: int) -> InputError:
+    """A diverged run (non-finite gradients, losses, statistics or parameters) stops with one line; the last
+    finished epoch stays resumable."""
+    return InputError(f"training diverged at epoch {epoch} (non-finite gradient, loss, statistics or weights); "
+                      f"lower --lr or --rho (the last finished epoch stays in {RESUME_FILE})")
+
+
+def run(job: Prepared, ctx: Context, session: Session | None) -> None:
     """Train from the first (or resumed) epoch to config['epochs']; the main process writes the outputs."""
-    config, net, out = job.config, job.net, job.out
-    if ctx.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        for stale in out.glob(".*.tmp"):  # temp files of a write interrupted by a kill
-            stale.unlink(missing_ok=True)
+    config, net = job.config, job.net
     model = wrap(net, ctx)
     sam = make_optimizer(config, net.parameters())
     history: list[dict] = []
@@ -241,26 +336,34 @@ def run(job: Prepared, ctx: Context) -> None:
     val = torch.from_numpy(val_idx)
     val_frames, val_labels = job.frames[val], job.labels[val]
     for epoch in range(len(history) + 1, config["epochs"] + 1):
-        stats = train_epoch(model, sam, job.frames, job.labels, train_idx, seed=config["seed"], epoch=epoch,
-                            batch_size=config["batch_size"], independent=config["method"] == "sast", ctx=ctx,
-                            progress=job.progress)
+        try:
+            stats = train_epoch(model, sam, job.frames, job.labels, train_idx, seed=config["seed"], epoch=epoch,
+                                batch_size=config["batch_size"], independent=config["method"] == "sast", ctx=ctx,
+                                progress=job.progress)
+        except FloatingPointError:
+            raise diverged(epoch) from None
+        if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
+            raise diverged(epoch)
         start = time.perf_counter()
         reports = validation_reports(net, val_frames, val_labels, n_classes=job.info["n_classes"],
-                           theta=config["theta"], band=config["band"], device=ctx.device)
-        history.append(epoch_line(epoch, stats, reports, time.perf_counter() - start))
-        if ctx.is_main:
-            atomic_write_text(out / "metrics.jsonl", "".join(json.dumps(line) + "\n" for line in history))
-            save_state(out / RESUME_FILE, net, sam, epoch=epoch, history=history, config=config,
+                                     theta=config["theta"], band=config["band"], device=ctx.device)
+        line = epoch_line(epoch, stats, reports, time.perf_counter() - start)
+        if not all(math.isfinite(v) for v in line.values() if isinstance(v, float)):
+            raise diverged(epoch)
+        history.append(line)
+        if session is not None:
+            session.write("metrics.jsonl", "".join(json.dumps(line) + "\n" for line in history))
+            save_state(session.path(RESUME_FILE), net, sam, epoch=epoch, history=history, config=config,
                        provenance=provenance, split=job.split)
             if job.progress:
-                line = history[-1]
                 print(f"epoch {epoch}: surrogate {line['surrogate_acc']:.2f}%  hard {line['hard_acc']:.2f}%  "
                       f"loss {line['train_loss']:.4f}  {line['train_seconds']:.1f} s", file=sys.stderr)
-    if ctx.is_main:
-        checkpoint = save_checkpoint(out / "model.safetensors", net, hyperparameters=config,
-                                     provenance=provenance)
+    if session is not None:
+        model_bytes = checkpoint_bytes(net, hyperparameters=config, provenance=provenance)
+        checkpoint = session.path("model.safetensors")
         result = summary(config, history, checkpoint, (len(train_idx), len(val_idx)))
-        atomic_write_json(out / "summary.json", result)
+        session.commit({"model.safetensors": model_bytes, "summary.json": json_text(result)},
+                       model_sha256=hashlib.sha256(model_bytes).hexdigest())
         print(json.dumps(result, indent=2, sort_keys=True))
 
 

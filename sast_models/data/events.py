@@ -12,7 +12,6 @@ Readers return events sorted by t (non-decreasing). Index by field name, never b
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -44,15 +43,3 @@ def read_bytes(path: str | Path) -> bytes:
         return Path(path).read_bytes()
     except OSError as err:
         raise InputError(f"{path}: cannot read file ({err.strerror or err})") from err
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError as err:
-        raise InputError(f"{path}: cannot read file ({err.strerror or err})") from err
-    return digest.hexdigest()

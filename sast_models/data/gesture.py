@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from sast_core.errors import InputError
+from sast_core.runs import sha256_file
 
 from .aedat import SENSOR_SIZE, read_aedat
-from .events import LabelFileError, read_bytes, sha256_file
+from .events import LabelFileError, read_bytes
 
 LABEL_HEADER = "class,startTime_usec,endTime_usec"
 ARM_ROLL = 8
@@ -75,12 +76,16 @@ def read_labels(path: str | Path) -> list[LabelRow]:
 
 
 def read_split(path: str | Path) -> list[str]:
-    """The trial file names (`userNN_<lighting>.aedat`) listed in trials_to_train/test.txt."""
+    """The trial file names (`userNN_<lighting>.aedat`) listed in trials_to_train/test.txt: relative paths that
+    stay inside the dataset folder (no absolute path, no '..')."""
     names = []
     for number, line in enumerate(read_text_lines(path), start=1):
         name = line.strip()
         if name and not name.endswith(".aedat"):
             raise LabelFileError(f"{path}: row {number}: expected a .aedat file name, got {name[:60]!r}")
+        if name and (Path(name).is_absolute() or ".." in Path(name).parts):
+            raise LabelFileError(f"{path}: row {number}: {name[:60]!r} leaves the dataset folder; expected a file "
+                                 f"name relative to it")
         if name:
             names.append(name)
     return names
@@ -182,6 +187,10 @@ class DVSGestureDataset:
     def time_origin(self, index: int) -> int:
         """Start of a fixed framing window: the segment's first labelled start time."""
         return min(r.start for r in self.segments[index].rows)
+
+    def sample_name(self, index: int) -> str:
+        seg = self.segments[index]
+        return f"{seg.aedat} (label rows {', '.join(str(r.row) for r in seg.rows)} of {seg.labels.name})"
 
 
 def group_rows(rows: list[LabelRow], merge_arm_roll: bool) -> list[tuple[LabelRow, ...]]:

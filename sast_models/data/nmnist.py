@@ -116,7 +116,10 @@ def resolve_split_dir(root: str | Path, split: str) -> Path:
         raise InputError(f"unknown N-MNIST split {split!r}; expected one of {sorted(SPLITS)}")
     folder = root / SPLITS[split]
     if not folder.is_dir():
-        raise InputError(f"{root}: no {SPLITS[split]}/ folder and no digit folders 0..9")
+        present = [name for name in SPLITS.values() if (root / name).is_dir()]
+        hint = (f" (it holds only {present[0]}/; to evaluate on the held-out part of a training run, use "
+                f"--split train --subset val)" if present == ["Train"] else "")
+        raise InputError(f"{root}: no {SPLITS[split]}/ folder and no digit folders 0..9{hint}")
     return folder
 
 
@@ -179,3 +182,6 @@ class NMNISTDataset:
     def time_origin(self, index: int) -> int:
         """Start of a fixed framing window: recordings start at t = 0."""
         return 0
+
+    def sample_name(self, index: int) -> str:
+        return str(self.paths[index])

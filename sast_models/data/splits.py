@@ -30,3 +30,30 @@ def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tupl
     val_idx = np.sort(np.concatenate(val)) if val else np.zeros(0, dtype=np.int64)
     train_idx = np.setdiff1d(np.arange(len(labels)), val_idx)
     return train_idx.astype(np.int64), val_idx.astype(np.int64)
+
+
+SUBSETS = ("all", "val", "train")
+
+
+def check_subset(subset: str, hyperparameters: dict, *, data: str, split: str) -> None:
+    """InputError unless `subset` of (data, split) can be reproduced from the training run's hyperparameters."""
+    if subset == "all":
+        return
+    if "val_fraction" not in hyperparameters or "seed" not in hyperparameters:
+        raise InputError(f"--subset {subset}: the checkpoint records no validation split; use --subset all")
+    trained = (hyperparameters.get("data"), hyperparameters.get("split", "train"))
+    if (data, split) != trained:
+        raise InputError(f"--subset {subset}: the training run's held-out part is of --data {trained[0]} --split "
+                         f"{trained[1]}, not --data {data} --split {split}; pass --split {trained[1]}")
+
+
+def run_subset(labels: np.ndarray, subset: str, hyperparameters: dict, *, data: str, split: str,
+               seed: int | None = None) -> np.ndarray:
+    """Indices of `subset` of a split: all samples, or the validation / training part of the training run whose
+    hyperparameters are given (its stratified split, reproduced: it needs that run's data and split)."""
+    check_subset(subset, hyperparameters, data=data, split=split)
+    if subset == "all":
+        return np.arange(len(labels))
+    train, val = stratified_split(labels, hyperparameters["val_fraction"],
+                                  hyperparameters["seed"] if seed is None else seed)
+    return val if subset == "val" else train

@@ -21,10 +21,10 @@ from scipy.ndimage import zoom
 from tqdm import tqdm
 
 from sast_core.errors import InputError
+from sast_core.runs import sha256_file
 
 from .cache import cache_root
 from .event_camera import CameraParams, log_intensity, simulate
-from .events import sha256_file
 from .glyphs import IMAGE_SIZE, rasterize, render_digit
 from .nmnist import SENSOR_SIZE, SPLITS, encode_nmnist
 

@@ -52,19 +52,28 @@ def load_state(path: Path, *, config: dict, split: tuple[np.ndarray, np.ndarray]
                device: torch.device) -> Resumed:
     """Read a resume checkpoint, refusing one written with another configuration or data split."""
     header = read_header(path)
-    saved = header.get("hyperparameters", {})
+    resume = header["provenance"].get("resume")
+    if not isinstance(resume, dict) or not isinstance(resume.get("epoch"), int) \
+            or not isinstance(resume.get("history"), list) or not all(k in resume for k in ("optimizer", "rng")):
+        raise InputError(f"--resume: {path} is not a resume checkpoint (a model file, or a corrupt one: its header "
+                         f"holds no resume state); remove it, or pass --overwrite to start over")
+    saved = header["hyperparameters"]
     differ = sorted(k for k in set(saved) | set(config) if k != "epochs" and saved.get(k) != config.get(k))
     if differ:
         details = ", ".join(f"{k}: {saved.get(k)!r} -> {config.get(k)!r}" for k in differ)
         raise InputError(f"--resume: {path} was written with other settings ({details})")
-    net, header = load_checkpoint(path, device=device)
+    net, _ = load_checkpoint(path, device=device)
     extra = load_extra_tensors(path)
     for name, part in zip(("train", "val"), split, strict=True):
+        if f"split.{name}" not in extra:
+            raise InputError(f"--resume: {path} is not a resume checkpoint (no split.{name} tensor)")
         if not np.array_equal(extra[f"split.{name}"].numpy(), part):
             raise InputError(f"--resume: the {name} split of {path} differs from this data (changed data?)")
-    resume = header["provenance"]["resume"]
-    return Resumed(net, int(resume["epoch"]), list(resume["history"]), unpack(resume["optimizer"], extra),
-                   unpack(resume["rng"], extra))
+    try:
+        optimizer_state, rng = unpack(resume["optimizer"], extra), unpack(resume["rng"], extra)
+    except (KeyError, TypeError, ValueError) as err:
+        raise InputError(f"--resume: {path} has a corrupt optimizer or RNG state ({type(err).__name__})") from None
+    return Resumed(net, resume["epoch"], resume["history"], optimizer_state, rng)
 
 
 def restore(resumed: Resumed, sam: SAM) -> None:

@@ -136,3 +136,37 @@ def test_invalid_architecture(saved):
     _rewrite(path, metadata={"sast": json.dumps(header)})
     with pytest.raises(InputError, match="invalid architecture"):
         load_checkpoint(path)
+
+
+@pytest.mark.parametrize(("edit", "needle"), [
+    (lambda h: h["hyperparameters"].update(time_bins="5"), "hyperparameters.time_bins = '5': expected an integer"),
+    (lambda h: h["hyperparameters"].update(band=float("nan")), "hyperparameters.band"),
+    (lambda h: h["hyperparameters"].update(val_fraction=1.5), "hyperparameters.val_fraction"),
+    (lambda h: h["hyperparameters"].update(seed=-1), "hyperparameters.seed"),
+    (lambda h: h.pop("architecture"), "no 'architecture' field"),
+    (lambda h: h.pop("hyperparameters"), "no 'hyperparameters' field"),
+    (lambda h: h.update(hyperparameters=[1, 2]), "hyperparameters is a list"),
+    (lambda h: h["architecture"].update(hidden="5"), "hidden = '5': expected a list of integers"),
+    (lambda h: h["architecture"].update(beta="1"), "beta = '1': expected a number"),
+    (lambda h: h["architecture"].update(n_classes=2.5), "n_classes = 2.5: expected an integer"),
+    (lambda h: h["architecture"].update(learn_tau=1), "learn_tau = 1: expected true or false"),
+], ids=["time_bins-str", "band-nan", "val_fraction", "seed", "no-architecture", "no-hyperparameters",
+        "hyperparameters-list", "hidden-str", "beta-str", "n_classes-float", "learn_tau-int"])
+def test_header_fields_of_the_wrong_type_or_missing_are_refused(saved, edit, needle):
+    """Valid JSON that does not match the typed description: the same one-line refusal as a corrupt tensor."""
+    _, path = saved
+    header = read_header(path)
+    edit(header)
+    _rewrite(path, metadata={"sast": json.dumps(header)})
+    for reader in (load_checkpoint, read_header):
+        with pytest.raises(InputError) as info:
+            reader(path)
+        assert needle in str(info.value) and str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_every_spec_field_has_a_header_type_check():
+    import dataclasses
+
+    from sast_models.spec import _JSON_TYPES
+
+    assert {f.type for f in dataclasses.fields(NetworkSpec)} <= set(_JSON_TYPES)

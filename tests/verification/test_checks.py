@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
+import shutil
 
 import pytest
+from data_paths import REAL_NMNIST
 
 from sast_models.checkpoint import save_checkpoint
 from sast_models.networks import build_network
@@ -13,6 +16,7 @@ from sast_models.spec import NetworkSpec
 from verification import all as run_all
 from verification import check_contraction, check_lipschitz, check_sam, check_smoothness, check_state_bound, theory
 
+REAL = REAL_NMNIST
 FAST = ["--data", "random", "--samples", "3", "--steps", "3", "--time-bins", "6", "--no-progress"]
 CHECKS = {"state_bound": check_state_bound, "lipschitz": check_lipschitz, "contraction": check_contraction,
           "smoothness": check_smoothness, "sam": check_sam}
@@ -79,6 +83,51 @@ def test_a_wrong_bound_fails_the_check(name, tiny, tmp_path, monkeypatch) -> Non
     assert CHECKS[name].main(args) == 1
     result = json.loads((tmp_path / f"{name}.json").read_text())
     assert not result["passed"] and any(not row["holds"] for row in result["rows"])
+
+
+def test_summary_markdown_escapes_pipes_in_cells(full_run) -> None:
+    _, out = full_run
+    rows = [line for line in (out / "summary.md").read_text().splitlines() if line.startswith("|")]
+    assert any("max\\|u\\|" in line for line in rows)  # the state-bound rows
+    cells = {len(re.split(r"(?<!\\)\|", line)) for line in rows}
+    assert len(cells) == 1  # every row has as many cells as the header
+
+
+def test_another_models_check_is_not_mixed_into_a_verification_folder(full_run, tiny, tmp_path, capsys) -> None:
+    """check_lipschitz --model B --out D, where D holds verification.all of model A: refused, D unchanged;
+    with --overwrite the old summary (which would contradict the new lipschitz.json) goes with it."""
+    _, source = full_run
+    out = tmp_path / "all"
+    shutil.copytree(source, out)
+    other = tmp_path / "other.safetensors"
+    spec = NetworkSpec(arch="mlp", input_shape=(6,), hidden=(5, 4), n_classes=3, beta=2.0, tau=0.5, init_gain=2.0)
+    save_checkpoint(other, build_network(spec, seed=1))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    args = ["--model", str(other), "--out", str(out), "--mode", "surrogate", *FAST]
+    assert check_lipschitz.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "verification.all results for another model" in err
+    assert before == {p.name: p.read_bytes() for p in out.iterdir()}
+    assert check_lipschitz.main([*args, "--overwrite"]) == 0
+    assert not (out / "summary.md").exists() and not (out / "sam.json").exists()
+    assert json.loads((out / "lipschitz.json").read_text())["settings"]["model"] == str(other)
+
+
+def test_the_memory_of_samples_and_traces_is_checked_first(tiny, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    args = ["--model", tiny, "--out", str(out), "--data", "random", "--time-bins", "100000", "--samples", "100000",
+            "--no-progress"]
+    assert check_state_bound.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "this run needs about" in err and "--max-memory" in err and not out.exists()
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="genuine N-MNIST subset not present")
+def test_a_dataset_without_test_split_says_how_to_verify_on_it(tiny, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    assert run_all.main(["--model", tiny, "--out", str(out), "--data", f"nmnist:{REAL}", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no Test/ folder" in err and "--split train --subset val" in err
 
 
 @pytest.mark.parametrize("problem", ["missing", "pickle", "flag", "mode", "samples", "data"])

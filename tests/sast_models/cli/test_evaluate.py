@@ -68,14 +68,62 @@ def test_a_mode_added_to_the_registry_needs_no_change_here(trained, monkeypatch,
         (["--modes", "surrogate,int3"], "int3"),
         (["--band", "-1"], "--band"),
         (["--data", "nmnist:/nonexistent"], "/nonexistent"),
+        (["--batch-size", "-5"], "--batch-size -5: expected an integer >= 1"),
+        (["--batch-size", "0"], "--batch-size 0: expected an integer >= 1"),
+        (["--time-bins", "0"], "--time-bins 0: expected an integer >= 1"),
+        (["--band", "nan"], "--band nan: expected a finite number > 0"),
+        (["--seed", "-1", "--subset", "val"], "--seed -1: expected an integer in 0..4294967295"),
+        (["--time-bins", "10000000"], "this run needs about"),
+        (["--max-memory", "nonsense"], "--max-memory nonsense: expected a size"),
     ],
-    ids=["unknown-mode", "negative-band", "missing-data"],
+    ids=["unknown-mode", "negative-band", "missing-data", "batch-negative", "batch-zero", "time-bins-zero",
+         "band-nan", "seed-negative", "memory", "max-memory-junk"],
 )
 def test_bad_input_exits_2_with_one_line(trained, tmp_path, capsys, extra, needle):
     assert evaluate.main([*eval_args(trained), "--out", str(tmp_path / "ev"), *extra]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err
     assert not (tmp_path / "ev").exists()
+
+
+def test_the_held_out_part_needs_the_training_split(trained, tmp_path, capsys):
+    args = ["--model", trained["model"], "--data", trained["data"], "--cache-dir", trained["cache"],
+            "--subset", "val", "--no-progress", "--out", str(tmp_path / "ev")]
+    assert evaluate.main(args) == 2  # --split defaults to test
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pass --split train" in err and not (tmp_path / "ev").exists()
+
+
+def test_results_for_another_model_are_not_written_into_a_run_folder(trained, tmp_path, capsys):
+    """`evaluate --out RUN` with a model other than RUN's own is refused; with RUN's own model it is written."""
+    run = tmp_path / "run"
+    assert train.main(tiny_args(trained, run, "--method", "baseline", "--epochs", "1", "--seed", "3")) == 0
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    assert evaluate.main(eval_args(trained, "--out", str(run))) == 2  # trained["model"] is another run's
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sast_models.train results for another model" in err
+    assert before == {p.name: p.read_bytes() for p in run.iterdir()}
+    own = ["--model", str(run / "model.safetensors"), *eval_args(trained)[2:]]
+    assert evaluate.main([*own, "--out", str(run)]) == 0
+    assert json.loads((run / "eval.json").read_text())["model"] == str(run / "model.safetensors")
+    assert evaluate.main([*own, "--out", str(run), "--modes", "hard"]) == 2  # another configuration
+    assert "--modes: ['surrogate', 'hard'] -> ['hard']" in capsys.readouterr().err
+    assert evaluate.main([*own, "--out", str(run), "--modes", "hard", "--overwrite"]) == 0
+    assert set(json.loads((run / "eval.json").read_text())["modes"]) == {"hard"}
+
+
+def test_a_header_of_the_wrong_type_is_one_line(trained, tmp_path, capsys):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    bad = tmp_path / "bad.safetensors"
+    with safe_open(trained["model"], "pt") as handle:
+        header = json.loads(handle.metadata()["sast"])
+        header["hyperparameters"]["time_bins"] = "5"
+        save_file({k: handle.get_tensor(k) for k in handle.keys()}, str(bad), metadata={"sast": json.dumps(header)})
+    assert evaluate.main(["--model", str(bad), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "hyperparameters.time_bins = '5'" in err
 
 
 def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path, capsys):

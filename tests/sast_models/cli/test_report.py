@@ -109,8 +109,8 @@ def test_feasible_region_and_plot(tmp_path) -> None:
                 < 1
             )
     assert region["zero"][1][1] < region["zero"][0][1]  # sharper surrogate, smaller leak (THEORY.md A4)
-    plot_region(region, tmp_path / "f.png", "test")
-    assert (tmp_path / "f.png").stat().st_size > 1000
+    picture = plot_region(region, "test")
+    assert picture.startswith(b"\x89PNG") and len(picture) > 1000
     assert math.isfinite(np.mean([p[1] for p in region["zero"]]))
 
 
@@ -175,3 +175,39 @@ def test_report_p6_is_the_deployed_networks_after_pooling(tmp_path) -> None:
     safe = [layer.register.bits for layer in deploy(describe(net), HardwareConfig(weight_bits=8, frac=8)).layers]
     assert [row["bits"] for row in rows] == safe
     assert all(row["bits"] >= bits for row, bits in zip(rows, needed, strict=True))
+
+
+@pytest.mark.parametrize(("flags", "needle"), [
+    (["--sam-rho", "nan"], "--sam-rho nan: expected a finite number > 0"),
+    (["--weight-bits", "99"], "--weight-bits 99: expected an integer in 2..16"),
+    (["--tau", "1.5"], "--tau 1.5: expected a finite number in [0, 1)"),
+    (["--beta", "inf"], "--beta inf: expected a finite number > 0"),
+    (["--hidden", "8,0"], "--hidden 8,0: entry '0': expected an integer >= 1"),
+    (["--frac-bits", "-1"], "--frac-bits -1"),
+])
+def test_bad_flags_write_nothing(tmp_path, capsys, flags, needle) -> None:
+    out = tmp_path / "out"
+    argv = ["--arch", "mlp", "--beta", "4", "--tau", "0.5", "--out", str(out), *FAST]
+    assert report.main([*argv, *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err and not out.exists()
+
+
+def test_out_that_is_a_file_or_read_only_is_refused(tmp_path, capsys, monkeypatch) -> None:
+    import errno
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    argv = ["--arch", "mlp", "--beta", "4", "--tau", "0.5", *FAST]
+    assert report.main([*argv, "--out", str(blocker)]) == 2
+    assert "exists and is not a folder" in capsys.readouterr().err
+    monkeypatch.setattr(theory_report, "FEASIBILITY_BETAS", (1.0, 4.0))
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr("sast_core.atomic.tempfile.mkstemp", read_only)  # as on a read-only mount
+    assert report.main([*argv, "--out", str(tmp_path / "ro")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Read-only file system" in err
+    assert not (tmp_path / "ro").exists() or not any((tmp_path / "ro").iterdir())

@@ -156,9 +156,22 @@ def test_existing_run_needs_resume(tiny, tmp_path, capsys):
         ({"--parameterization": "contractive", "--beta": "10", "--tau": "0.95"}, "infeasible"),
         ({"--reset": "sideways"}, "reset"),
         ({"--method": "sgdm"}, "invalid choice"),
+        ({"--lr": "inf"}, "--lr inf: expected a finite number > 0"),
+        ({"--rho": "inf"}, "--rho inf: expected a finite number >= 0"),
+        ({"--seed": "-1"}, "--seed -1: expected an integer in 0..4294967295"),
+        ({"--beta": "nan"}, "--beta nan: expected a finite number > 0"),
+        ({"--tau": "1.5"}, "--tau 1.5: expected a finite number in [0, 1)"),
+        ({"--hidden": "16,x"}, "--hidden 16,x: entry 'x'"),
+        ({"--out": ""}, "--out '': expected a folder path"),
+        ({"--val-fraction": "0.0001"}, "--val-fraction 0.0001: leaves no validation sample of the 60"),
+        ({"--val-fraction": "1"}, "--val-fraction 1: expected a finite number in (0, 1)"),
+        ({"--time-bins": "10000000"}, "this run needs about"),
+        ({"--hidden": "1000000000"}, "1,000,000,010 neurons"),
+        ({"--max-memory": "1k"}, "more than the limit 1.02 kB (--max-memory)"),
     ],
     ids=["unknown-prefix", "missing-path", "negative-rho", "zero-epochs", "infeasible-beta-tau", "bad-reset",
-         "usage-error"],
+         "usage-error", "lr-inf", "rho-inf", "seed-negative", "beta-nan", "tau-above-1", "hidden-junk", "out-empty",
+         "no-validation-sample", "val-fraction-one", "memory-time-bins", "memory-width", "max-memory"],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tiny, tmp_path, capsys, change, needle):
     out = tmp_path / "never"
@@ -172,6 +185,110 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tiny, tmp_path, capsys,
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and needle in err
     assert not out.exists()
+
+
+def test_help_shows_the_defaults(capsys):
+    with pytest.raises(SystemExit):
+        train.main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "learning rate (default: 0.001)" in out and "--max-memory" in out and "(default: 512)" in out
+
+
+def test_resume_from_a_model_file_is_one_line(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train.main(tiny_args(tiny, out, "--epochs", "1")) == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "resume.safetensors").write_bytes((out / "model.safetensors").read_bytes())
+    capsys.readouterr()
+    assert train.main(tiny_args(tiny, other, "--epochs", "1", "--resume")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a resume checkpoint" in err
+    assert sorted(p.name for p in other.iterdir()) == ["resume.safetensors"]
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused(tiny, tmp_path, capsys):
+    """Two concurrent runs into one --out: the one that finds the lock taken exits 2 and writes nothing."""
+    from sast_core.runs import Entry, RunFolder
+
+    out = tmp_path / "busy"
+    with RunFolder(out).session(Entry("someone.else", {}, ("x",)), overwrite=False):
+        assert train.main(tiny_args(tiny, out, "--epochs", "1")) == 2
+        assert sorted(p.name for p in out.iterdir()) == [".sast.lock"]
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "in use by another command" in err
+
+
+def test_overwrite_replaces_a_run_and_drops_results_about_its_model(tiny, tmp_path, capsys):
+    from sast_core.runs import read_entries
+    from sast_models.cli import evaluate
+
+    out = tmp_path / "run"
+    assert train.main(tiny_args(tiny, out, "--epochs", "1")) == 0
+    model = str(out / "model.safetensors")
+    assert evaluate.main(["--model", model, "--split", "train", "--cache-dir", tiny["cache"], "--out", str(out),
+                          "--no-progress"]) == 0
+    assert set(read_entries(out)) == {"sast_models.train", "sast_models.evaluate"}
+    capsys.readouterr()
+    # continuing to more epochs would replace the model eval.json is about: refused
+    assert train.main(tiny_args(tiny, out, "--epochs", "2", "--resume")) == 2
+    assert "results for the model this run would replace" in capsys.readouterr().err
+    assert train.main(tiny_args(tiny, out, "--epochs", "2", "--lr", "0.02", "--overwrite")) == 0
+    assert set(read_entries(out)) == {"sast_models.train"} and not (out / "eval.json").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs"] == 2 and read_header(model)["hyperparameters"]["lr"] == 0.02
+
+
+def test_resume_of_a_finished_run_writes_nothing(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train.main(tiny_args(tiny, out, "--epochs", "1")) == 0
+    first = capsys.readouterr().out
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert train.main(tiny_args(tiny, out, "--epochs", "1", "--resume")) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(first)
+    assert before == {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+
+
+def test_a_full_disk_stops_with_one_line_and_the_run_resumes_bit_identical(tiny, tmp_path, capsys, monkeypatch):
+    """ENOSPC while writing epoch 2's resume state: exit 2, one line; epoch 1 stays; --resume ends equal to an
+    uninterrupted run, and no file of the interrupted state is trusted as finished."""
+    import errno
+
+    from sast_core.runs import completed
+
+    args = ["--method", "sast", "--rho", "0.1", "--epochs", "2", "--optimizer", "sgd"]
+    out = tmp_path / "full"
+    real = Path.write_bytes
+    writes = {"n": 0}
+
+    def fills_up(self, data):
+        if self.name.startswith(".resume.safetensors"):
+            writes["n"] += 1
+            if writes["n"] == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "write_bytes", fills_up)
+        assert train.main(tiny_args(tiny, out, *args)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err and "resume.safetensors" in err
+    assert read_header(out / "resume.safetensors")["provenance"]["resume"]["epoch"] == 1
+    assert not (out / "model.safetensors").exists() and completed(out, "sast_models.train") is None
+    assert not list(out.glob(".*.tmp"))
+    assert train.main(tiny_args(tiny, out, *args, "--resume")) == 0
+    assert train.main(tiny_args(tiny, tmp_path / "ref", *args)) == 0
+    ref, got = tensors(tmp_path / "ref" / "model.safetensors"), tensors(out / "model.safetensors")
+    assert all(torch.equal(ref[k], got[k]) for k in ref)
+
+
+def test_a_diverging_run_stops_with_one_line(tiny, tmp_path, capsys):
+    out = tmp_path / "diverged"
+    args = tiny_args(tiny, out, "--optimizer", "sgd", "--lr", "1e38", "--method", "baseline", "--epochs", "2")
+    assert train.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "training diverged at epoch" in err
+    assert not (out / "model.safetensors").exists()
 
 
 def test_unwritable_out_is_refused_before_any_work(tiny, tmp_path, capsys):

@@ -99,15 +99,88 @@ def test_cache_is_keyed_by_every_parameter_and_the_source(tmp_path):
     assert FramedDataset(events, specs[0], cache)[1][0].sum().item() == 100
 
 
-def test_corrupt_cache_entry_is_recomputed(tmp_path):
+def _replace_entry(entry, frames=None, metadata=None, raw=None):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    if raw is not None:
+        entry.write_bytes(raw)
+        return
+    kept = safe_open(str(entry), "pt").metadata()
+    save_file({"frames": frames.contiguous()}, str(entry), metadata=kept if metadata is None else metadata)
+
+
+TAMPERING = {
+    # valid binary values, checksum of the old tensor kept: only the checksum tells
+    "edited values": lambda entry, good: _replace_entry(entry, torch.ones_like(good)),
+    "nan": lambda entry, good: _replace_entry(entry, torch.full_like(good, float("nan"))),
+    "broadcastable shape": lambda entry, good: _replace_entry(entry, torch.ones(1, *good.shape[1:])),
+    "float64": lambda entry, good: _replace_entry(entry, good.double()),
+    "non-binary counts": lambda entry, good: _replace_entry(entry, good * 3),
+    "no checksum": lambda entry, good: _replace_entry(entry, good, metadata={}),
+    "garbage": lambda entry, good: _replace_entry(entry, raw=b"not a safetensors file"),
+    "a directory": lambda entry, good: (entry.unlink(), (entry / "inner").mkdir(parents=True)),
+}
+
+
+@pytest.mark.parametrize("tampering", list(TAMPERING))
+def test_a_cache_entry_failing_verification_is_recomputed_and_reported_once(tmp_path, tampering, capsys):
+    from sast_models.data.loading import report_cache
+
     events = small_tree(tmp_path / "data")
     cache = FrameCache(tmp_path / "cache")
-    dataset = FramedDataset(events, FrameSpec(3), cache)
+    dataset = FramedDataset(events, FrameSpec(3, mode="binary"), cache)
     expected = dataset[0][0]
     (entry,) = list((tmp_path / "cache").rglob("*.safetensors"))
-    entry.write_bytes(b"not a safetensors file")
-    assert torch.equal(dataset[0][0], expected)
-    assert not list((tmp_path / "cache").rglob("*.tmp"))
+    TAMPERING[tampering](entry, expected)
+    for _ in range(2):  # the second read hits the rewritten, valid entry
+        assert torch.equal(dataset[0][0], expected)
+    assert len(cache.failures) == 1 and str(entry) in cache.failures[0]
+    report_cache(cache)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("warning: frame cache") and "1 entry failed verification" in err
+    assert entry.is_file() and not list((tmp_path / "cache").rglob("*.tmp"))
+
+
+def test_counts_must_be_nonnegative_integers(tmp_path):
+    events = small_tree(tmp_path / "data")
+    cache = FrameCache(tmp_path / "cache")
+    dataset = FramedDataset(events, FrameSpec(3, mode="count"), cache)
+    expected = dataset[0][0]
+    (entry,) = list((tmp_path / "cache").rglob("*.safetensors"))
+    for bad in (expected - 1, expected + 0.5):
+        _replace_entry(entry, bad)
+        assert torch.equal(dataset[0][0], expected)
+    assert len(cache.failures) == 2
+
+
+def test_an_unwritable_cache_is_reported_and_the_data_still_loads(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from sast_models.data import cache as cache_module
+    from sast_models.data.loading import report_cache
+
+    def full_disk(path, data):
+        raise cache_module.WriteError(f"{path}: cannot write ({errno.errorcode[errno.ENOSPC]})")
+
+    monkeypatch.setattr(cache_module, "atomic_write_bytes", full_disk)
+    events = small_tree(tmp_path / "data")
+    cache = FrameCache(tmp_path / "cache")
+    direct = FramedDataset(events, FrameSpec(3))
+    cached = FramedDataset(events, FrameSpec(3), cache)
+    assert all(torch.equal(cached[i][0], direct[i][0]) for i in range(len(direct)))
+    report_cache(cache)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not written, continuing without it" in err and "ENOSPC" in err
+
+
+def test_a_recording_without_events_is_refused_not_framed_blank(tmp_path):
+    events = small_tree(tmp_path / "data")
+    write_nmnist(events.paths[1], make_events([], [], [], []))
+    with pytest.raises(InputError, match=f"{events.paths[1]}: the recording has no events at all"):
+        FramedDataset(events, FrameSpec(3))[1]
+    with pytest.raises(InputError, match="no events in its framing window"):
+        FramedDataset(events, FrameSpec(3, duration_us=1))[0]  # every event of sample 0 lies after 1 us
 
 
 def test_default_cache_dir_honours_env(tmp_path, monkeypatch):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
+from data_paths import shared_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,12 +16,6 @@ from sast_models.data.aedat import decode_aedat, read_aedat
 from sast_models.data.events import EVENT_DTYPE, EventFileError, LabelFileError
 from sast_models.data.gesture import DVSGestureDataset, read_labels, read_split
 from sast_models.data.loading import load_frames
-
-
-def shared_data() -> Path:
-    env = os.environ.get("SAST_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"  # beside the repository
-
 
 LABELS = shared_data() / "real" / "dvs_gesture" / "user01_natural_labels.csv"
 SPLITS = shared_data() / "reconstructed" / "dvs_gesture"
@@ -212,6 +205,18 @@ def test_dataset_input_errors(tmp_path):
     (tmp_path / "trials_to_test.txt").write_text("user02_lab.aedat\n\nnotes.txt\n")
     with pytest.raises(LabelFileError, match="row 3"):
         DVSGestureDataset(tmp_path, "test")
+
+
+@pytest.mark.parametrize("entry", ["../outside/x.aedat", "/etc/x.aedat", "sub/../../x.aedat"])
+def test_split_entries_stay_inside_the_dataset_folder(tmp_path, entry):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.aedat").write_bytes(b"#!AER-DAT3.1\r\n")  # would be found if the entry were followed
+    root = tmp_path / "gesture"
+    root.mkdir()
+    (root / "trials_to_train.txt").write_text(f"user01_lab.aedat\n{entry}\n")
+    with pytest.raises(LabelFileError, match="row 2: .* leaves the dataset folder"):
+        DVSGestureDataset(root)
 
 
 def assert_valid(events: np.ndarray) -> None:

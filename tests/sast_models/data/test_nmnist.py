@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
+from data_paths import REAL_NMNIST
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,13 +17,7 @@ from sast_models.data.events import EVENT_DTYPE, EventFileError, make_events
 from sast_models.data.loading import load_frames
 from sast_models.data.nmnist import NMNISTDataset, decode_nmnist, encode_nmnist, read_nmnist, write_nmnist
 
-
-def shared_data() -> Path:
-    env = os.environ.get("SAST_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"  # beside the repository
-
-
-REAL = shared_data() / "real" / "nmnist"
+REAL = REAL_NMNIST
 needs_real = pytest.mark.skipif(not (REAL / "manifest.csv").is_file(), reason="shared N-MNIST data absent")
 
 
@@ -69,8 +62,9 @@ def test_load_frames_on_the_genuine_subset():
     assert frames.shape == (1000, 5, 2, 17, 17) and info["n_samples"] == 1000
     assert sorted(frames.sum(dim=(1, 2, 3, 4)).long().tolist()) == sorted(int(r["n_events"]) for r in rows)
     assert np.bincount(labels.numpy()).tolist() == [97, 116, 99, 93, 105, 92, 94, 117, 87, 100]
-    with pytest.raises(InputError, match="no Test/ folder"):
+    with pytest.raises(InputError, match="no Test/ folder") as info:
         load_frames(f"nmnist:{REAL}", time_bins=5, split="test")
+    assert "--split train --subset val" in str(info.value)  # how to evaluate on the genuine subset
 
 
 @needs_real

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sast_core.errors import InputError
-from sast_models.data.splits import stratified_split
+from sast_models.data.splits import check_subset, run_subset, stratified_split
 
 
 @settings(max_examples=60, deadline=None)
@@ -45,3 +45,22 @@ def test_nmnist_sized_split_is_800_200():
     train, val = stratified_split(labels, 0.2, 0)
     assert (len(train), len(val)) == (800, 200)
     assert not np.array_equal(val, stratified_split(labels, 0.2, 1)[1])
+
+
+def test_a_training_runs_held_out_part_is_reproduced_from_its_hyperparameters():
+    labels = np.repeat(np.arange(5), 8)
+    hyper = {"data": "nmnist:D", "split": "train", "val_fraction": 0.25, "seed": 3}
+    train, val = stratified_split(labels, 0.25, 3)
+    assert np.array_equal(run_subset(labels, "val", hyper, data="nmnist:D", split="train"), val)
+    assert np.array_equal(run_subset(labels, "train", hyper, data="nmnist:D", split="train"), train)
+    assert np.array_equal(run_subset(labels, "all", hyper, data="x", split="test"), np.arange(40))
+
+
+@pytest.mark.parametrize(("hyper", "data", "split", "needle"), [
+    ({"data": "nmnist:D", "split": "train", "val_fraction": 0.2, "seed": 0}, "nmnist:D", "test", "pass --split train"),
+    ({"data": "nmnist:D", "split": "train", "val_fraction": 0.2, "seed": 0}, "nmnist:E", "train", "--data nmnist:D"),
+    ({}, "nmnist:D", "train", "records no validation split"),
+])
+def test_a_held_out_part_of_other_data_is_refused(hyper, data, split, needle):
+    with pytest.raises(InputError, match=needle):
+        check_subset("val", hyper, data=data, split=split)
