@@ -403,6 +403,22 @@ def derivative_sup_on(surrogate: str, beta: float, order: int, za: np.ndarray, z
     return _sup_on(phi, order, float(beta), crit, peaks, np.asarray(za, dtype=float), np.asarray(zb, dtype=float))
 
 
+def derivative_range_on(surrogate: str, beta: float, order: int, za: np.ndarray,
+                        zb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (min, max) of phi^(order) on each interval [za_i, zb_i]: the extremes of a smooth function on a
+    closed interval lie at its endpoints or at its interior critical points (P7's signed slope ranges)."""
+    _check_beta(beta)
+    phi = _phi_numeric(surrogate)
+    za, zb = np.asarray(za, dtype=float), np.asarray(zb, dtype=float)
+    ends = phi.value(order, za, float(beta)), phi.value(order, zb, float(beta))
+    low, high = np.minimum(*ends), np.maximum(*ends)
+    for point in np.asarray(phi.critical[order](beta), dtype=float):
+        inside = (za < point) & (point < zb)
+        value = float(phi.value(order, np.asarray(point), float(beta)))
+        low, high = np.where(inside, np.minimum(low, value), low), np.where(inside, np.maximum(high, value), high)
+    return low, high
+
+
 def _sup_on(
     phi: _PhiNumeric,
     order: int,

@@ -136,17 +136,26 @@ def ascend_ball(objective: Callable[[Tensor], Tensor], center: Tensor, start: Te
 def power_iteration(apply: Callable[[Tensor], Tensor], dim: int, iterations: int,
                     generator: torch.Generator | None = None, dtype: torch.dtype = torch.float64) -> float:
     """Largest |v^T A v| over the iterates of power iteration on a symmetric A: a LOWER estimate of ||A||_2."""
+    return rayleigh_search(apply, dim, iterations, generator, dtype)[0]
+
+
+def rayleigh_search(apply: Callable[[Tensor], Tensor], dim: int, iterations: int,
+                    generator: torch.Generator | None = None,
+                    dtype: torch.dtype = torch.float64) -> tuple[float, Tensor]:
+    """Power iteration on a symmetric A: (largest |v^T A v| seen, the unit v that gave it)."""
     v = torch.randn(dim, generator=generator, dtype=dtype)
     v = v / v.norm()
-    best = 0.0
+    best, best_v = 0.0, v
     for _ in range(iterations):
         w = apply(v)
-        best = max(best, abs(float(v @ w)))
+        value = abs(float(v @ w))
+        if value > best:
+            best, best_v = value, v.detach().clone()
         norm = w.norm()
         if norm == 0:
             break
         v = w / norm
-    return best
+    return best, best_v
 
 
 def aligned_inputs(weight: Tensor, rows: Tensor, bound: float, steps: int, sign: float,

@@ -16,9 +16,10 @@ from torch.func import functional_call
 from sast_models.describe import describe
 from sast_models.from_description import network_from_description
 from sast_models.hardware.deploy import IntNetwork, deploy
-from sast_models.hardware.modes import HARDWARE_MODES
+from sast_models.hardware.modes import HARDWARE_MODES, hardware_runner
 from sast_models.hardware.simulator import IntegerSimulator
 from sast_models.networks import LIFNetwork
+from sast_theory.transfer import DeployedLayer
 
 FLOAT_MODES = ("surrogate", "hard")
 
@@ -42,6 +43,16 @@ def integer_membranes(network: IntNetwork, x: Tensor) -> tuple[list[Tensor], lis
     """Integer register values u_int (T, B, n_l) per layer and the saturation events, from the simulator."""
     result = IntegerSimulator(network)(x)
     return [trace.membranes.flatten(2) for trace in result.layers], [trace.saturation for trace in result.layers]
+
+
+def deployed_trajectory(net: LIFNetwork, mode: str, x: Tensor) -> tuple[list[DeployedLayer], Tensor]:
+    """The deployed network's trajectory (membranes in float units, spikes; flattened to (T, B, n)) and its
+    logits: the float network in hard mode, or the integer simulator of a hardware mode (u = LSB u_int)."""
+    with torch.no_grad():
+        trace = net.trace(x, "hard") if mode == "hard" else hardware_runner(net, mode)(x)
+    layers = [DeployedLayer(layer.membranes.flatten(2).double().numpy(), layer.spikes.flatten(2).double().numpy())
+              for layer in trace.layers]
+    return layers, trace.logits.double()
 
 
 def sup_time_norm(dx: Tensor) -> Tensor:

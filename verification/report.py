@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .witness import Witness
+
 RELATIVE_SLACK = 1e-9
 
 
@@ -26,6 +28,8 @@ class Row:
     witness: str = ""
     details: dict[str, Any] = field(default_factory=dict)
     claims: bool = True
+    replay: Witness | None = field(default=None, repr=False)  # what recomputes this value (verification.replay)
+    witness_file: str | None = None  # set when the witness was saved (violated rows)
 
     @property
     def bound(self) -> float | None:
@@ -47,7 +51,9 @@ class Row:
         return {"quantity": self.quantity, "bound_a_priori": _number(self.prior if self.claims else None),
                 "bound_a_posteriori": _number(self.posterior if self.claims else None),
                 "empirical": _number(self.empirical), "ratio": _number(self.ratio), "holds": self.holds,
-                "bound_claimed": self.claims, "witness": self.witness, "details": self.details}
+                "bound_claimed": self.claims, "witness": self.witness, "details": self.details,
+                **({"witness_file": self.witness_file, "replay_command": f"python -m verification.replay "
+                    f"{self.witness_file}"} if self.witness_file else {})}
 
 
 @dataclass
@@ -59,6 +65,10 @@ class CheckResult:
     settings: dict[str, Any]
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # work the --budget cut (stated, never silent)
+    figure: Any = None  # a callable (CheckResult -> PNG bytes) for checks with their own picture
+    extra: dict[str, Any] = field(default_factory=dict)  # check-specific data for the JSON (curves, per-sample)
+    seconds: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -66,7 +76,8 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"check": self.check, "property": self.property, "passed": self.passed,
-                "settings": self.settings, "notes": self.notes, "rows": [row.to_dict() for row in self.rows]}
+                "settings": self.settings, "notes": self.notes, "skipped_by_budget": self.skipped,
+                "seconds": self.seconds, "rows": [row.to_dict() for row in self.rows], **self.extra}
 
 
 def _number(value: float | None) -> float | None:
@@ -77,16 +88,26 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
+def _cell(text: str) -> str:
+    """A markdown table cell: pipes escaped (max|u| must not split the row), no line breaks."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    if not row.get("bound_claimed", True):
+        return "-"  # reported only: no bound is claimed
+    return "yes" if row["holds"] else "NO"
+
+
 def table(rows: list[dict[str, Any]], markdown: bool = False) -> str:
     """Rows (as in to_dict, with an optional 'check') as a plain or markdown table."""
     head = ["check", "quantity", "a priori", "a posteriori", "empirical", "ratio", "holds"]
     body = [[row.get("check", ""), row["quantity"], _fmt(row["bound_a_priori"]), _fmt(row["bound_a_posteriori"]),
-             _fmt(row["empirical"]), _fmt(row["ratio"]), "yes" if row["holds"] else "NO"] for row in rows]
+             _fmt(row["empirical"]), _fmt(row["ratio"]), _verdict(row)] for row in rows]
     if not any(row[0] for row in body):
         head, body = head[1:], [row[1:] for row in body]
-    if markdown:  # a | inside a cell (max|u|) is escaped, or it would split the cell
-        cells = [[str(cell).replace("|", "\\|") for cell in line] for line in body]
+    if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
+        return "\n".join(lines + ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in body])
     widths = [max(len(str(cell)) for cell in column) for column in zip(head, *body)]
     return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)) for line in [head, *body])

@@ -8,6 +8,7 @@ exist only for the contractive parameterization (caps); a constant is None where
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -16,6 +17,7 @@ import numpy as np
 
 from sast_models.hardware.deploy import IntLayer
 from sast_models.hardware.formats import MAX_REGISTER_BITS
+from sast_theory import theorems, transfer
 from sast_theory.combinator import Constants, compose
 from sast_theory.description import Caps, NetworkDescription
 from sast_theory.registers import safe_register_bits
@@ -43,7 +45,9 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+@functools.lru_cache(maxsize=16)
 def _both(description: NetworkDescription) -> tuple[Constants | None, Constants]:
+    """Both compositions of one description (cached per description object: they are pure and costly)."""
     prior = compose(description, posterior=False) if description.has_caps else None
     return prior, compose(description, posterior=True)
 
@@ -89,22 +93,55 @@ def smoothness_bound(description: NetworkDescription) -> Pair:
     return _network_pair(description, "L_theta")
 
 
-def ball_smoothness(description: NetworkDescription, radius: float) -> float | None:
-    """L_theta valid on the whole Frobenius ball of `radius` around the weights (P4 needs it over the ball).
+@dataclass(frozen=True)
+class BallConstants:
+    """Constants valid for every parameter point within `radius` (Frobenius, explicit W and b) of the checkpoint."""
+
+    smoothness: float | None  # L: F is L-smooth on the ball (P4, P5)
+    gradient: float | None  # G: every per-sample loss gradient on the ball has norm <= G (P5's sigma^2)
+    radius: float
+    source: str
+
+
+@functools.lru_cache(maxsize=64)
+def ball_constants(description: NetworkDescription, radius: float) -> BallConstants:
+    """L_theta and G valid on the whole Frobenius ball of `radius` around the weights (P4, P5 need them there).
 
     The a priori constants of a description whose caps enclose the ball: each weight's certified norms
     (sast_theory) widened by the norm of a perturbation E with ||E||_F <= radius, using the providers' own
-    ||E||_op <= q ||E||_F and ||E_row||_1 <= sqrt(row length) ||E_row||_F. See the report: this belongs
-    in sast_theory.
+    ||E||_op <= q ||E||_F and ||E_row||_1 <= sqrt(row length) ||E_row||_F.
+
+    THE hook of P5 (check_convergence) and P4 (check_sam): a local, data-dependent constant valid on a ball
+    (with its own check that the iterates stayed inside) replaces this function and nothing else.
     """
-    post = compose(description, posterior=True)
+    post = _both(description)[1]
     layers = []
     for record, li in zip(description.layers, post.layers, strict=True):
         row = math.sqrt(int(np.prod(record.weight_shape[1:])))
         caps = Caps(inf=li.c + row * radius, spectral=li.omega + li.q * radius, bias=li.bbar + radius)
         layers.append(dataclasses.replace(record, caps=caps))
     ball = dataclasses.replace(description, layers=tuple(layers))
-    return _finite(compose(ball, posterior=False).network_numeric["L_theta"])
+    terms = compose(ball, posterior=False).network_numeric
+    return BallConstants(_finite(terms["L_theta"]), _finite(terms["G"]), radius,
+                         "a priori constants with caps = the checkpoint's certified norms widened by the radius")
+
+
+def ball_smoothness(description: NetworkDescription, radius: float) -> float | None:
+    """L_theta valid on the Frobenius ball of `radius` around the weights (ball_constants)."""
+    return ball_constants(description, radius).smoothness
+
+
+def convergence_bound(smoothness: float, eta: float, steps: int, gap0: float, sigma2: float, rho: float) -> float:
+    """P5's right-hand side (sast_theory.theorems)."""
+    return theorems.sast_convergence_bound(smoothness, eta, steps, gap0, sigma2, rho)
+
+
+def transfer_bound(description: NetworkDescription, inputs: np.ndarray,
+                   layers: list[transfer.DeployedLayer]) -> transfer.TransferBound:
+    """P7 (sast_theory.transfer) along a deployed trajectory, with the surrogate-mode P1 intervals."""
+    intervals = [(b.low, b.high) if record.spiking else None
+                 for b, record in zip(state_bounds(description, "surrogate"), description.layers, strict=True)]
+    return transfer.transfer_bound(description, inputs, layers, intervals)
 
 
 def register_bound(layer: IntLayer, input_bound: float) -> tuple[Fraction, int]:

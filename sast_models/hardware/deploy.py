@@ -130,3 +130,19 @@ def deploy(description: NetworkDescription, config: HardwareConfig) -> IntNetwor
         layers.append(dataclasses.replace(layer, register=MembraneFormat(bits, config.frac)))
         previous = record
     return IntNetwork(tuple(layers), description.input_shape, description.input_bound)
+
+
+def dequantized(description: NetworkDescription, config: HardwareConfig) -> NetworkDescription:
+    """The description with the deployed values in float units: weights s Wq (as `deploy` quantizes them, in the
+    original layout: the folded operator of `deploy` is s Wq composed with the pooling), biases LSB bq, leaks
+    tau_q; theta stays (the integer comparison is exactly u > theta). Plain: no caps (Q(W) may exceed them)."""
+    deployed = deploy(description, config)
+    records = []
+    for record, layer in zip(description.layers, deployed.layers, strict=True):
+        weight, scale = quantize_weights(record.weight, config.weight_bits, config.per_channel)
+        view = (-1,) + (1,) * (weight.ndim - 1)
+        tau_q = np.broadcast_to(layer.tau_q(), record.lif_shape).reshape(-1) if record.per_neuron_tau \
+            else float(np.max(layer.tau_q()))
+        records.append(dataclasses.replace(record, weight=weight * scale.reshape(view), bias=layer.bias * layer.lsb,
+                                           tau=tau_q, taubar=float(np.max(layer.tau_q())), caps=None))
+    return dataclasses.replace(description, parameterization="plain", layers=tuple(records))

@@ -119,3 +119,25 @@ def test_p6_safe_width_never_saturates_on_adversarial_inputs(reset, bits):
     for trace, layer, bound in zip(layers, deployed.layers, [3.0, 1.0, 1.0], strict=True):
         assert trace.saturation == 0
         assert int(trace.membranes.abs().max()) <= layer.state_bound(bound)
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_dequantized_holds_the_deployed_values_in_float_units(per_channel):
+    """dequantized: weights s Wq (within s/2 of W), biases LSB bq (the folded LSB), leaks tau_q; the structure and
+    theta are the description's, and its caps are dropped (Q(W) may exceed them)."""
+    from sast_models.hardware.deploy import dequantized
+
+    spec = NetworkSpec(arch="conv", input_shape=(2, 8, 8), channels=(3,), hidden=(5,), n_classes=3, tau=0.7,
+                       beta=2.0)
+    description = describe(build_network(spec, seed=4))
+    config = HardwareConfig(weight_bits=4, per_channel=per_channel, frac=3, leak=LeakFormat("shift", 4))
+    deployed, values = deploy(description, config), dequantized(description, config)
+    assert values.parameterization == "plain" and all(layer.caps is None for layer in values.layers)
+    for record, quant, layer in zip(description.layers, values.layers, deployed.layers, strict=True):
+        assert quant.weight.shape == record.weight.shape and quant.theta == record.theta
+        scale = np.abs(record.weight).reshape(len(record.weight), -1).max(axis=1 if per_channel else None) / 7
+        scale = np.broadcast_to(scale, (len(record.weight),)).reshape((-1,) + (1,) * (record.weight.ndim - 1))
+        assert np.allclose(quant.weight / scale, np.rint(quant.weight / scale), atol=1e-9)
+        assert np.all(np.abs(quant.weight - record.weight) <= scale / 2 * (1 + 1e-12))
+        assert np.array_equal(quant.bias, layer.bias * layer.lsb)
+        assert np.allclose(quant.leaks, np.broadcast_to(layer.tau_q(), record.lif_shape).reshape(-1))
