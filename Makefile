@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(BIN)/python -m paper_figures.demo --out runs/demo
+	$(BIN)/python -m paper_figures.reproduce --quick --out runs/demo
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest

@@ -252,7 +252,7 @@ class Plan:
 def plan(argv: list[str] | None, *, with_data: bool = True) -> Plan:
     """Parse and validate the flags and --out, list the data and check the memory the run needs (not with
     `with_data=False`: the sweep checks the data once for cells that differ only in method, rho, beta, seed);
-    reads no sample and writes nothing (the sweep and the demo validate every run with it before training)."""
+    reads no sample and writes nothing (the sweep and the reproduction validate every run with it before training)."""
     args = build_parser().parse_args(argv)
     config = make_config(args)
     command = ["python", "-m", "sast_models.train", *(sys.argv[1:] if argv is None else argv)]

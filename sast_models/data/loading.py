@@ -26,7 +26,7 @@ from sast_core.memory import check_memory
 from .cache import FrameCache, cache_root
 from .framing import FrameSpec, frame_events
 from .gesture import CLASSES, DVSGestureDataset
-from .nmnist import NMNISTDataset
+from .nmnist import SPLITS, NMNISTDataset
 from .synthetic import PRESETS, ensure_synthetic
 
 SPEC_HELP = "synthetic, synthetic-large, nmnist:PATH or dvsgesture:PATH"
@@ -125,6 +125,20 @@ def open_events(spec: str, *, split: str = "train", verify: bool = False, merge_
         return NMNISTDataset(Path(path).expanduser(), split, verify=verify)
     if kind == "dvsgesture" and path:
         return DVSGestureDataset(Path(path).expanduser(), split, merge_arm_roll=merge_arm_roll)
+    raise InputError(f"unknown data spec {spec!r}; expected {SPEC_HELP}")
+
+
+def has_split(spec: str, split: str) -> bool:
+    """Whether the dataset named by `spec` has its own `split` (`test`: N-MNIST's Test/ folder, DVS Gesture's
+    trials_to_test.txt; the synthetic presets have both). A folder of digit folders is one split only."""
+    kind, _, path = spec.partition(":")
+    if kind in PRESETS and not path:
+        return True
+    root = Path(path).expanduser()
+    if kind == "nmnist":
+        return (root / SPLITS[split]).is_dir() if split in SPLITS else False
+    if kind == "dvsgesture":
+        return (root / f"trials_to_{split}.txt").is_file()
     raise InputError(f"unknown data spec {spec!r}; expected {SPEC_HELP}")
 
 
