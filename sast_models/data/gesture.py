@@ -77,7 +77,7 @@ def read_labels(path: str | Path) -> list[LabelRow]:
 
 def read_split(path: str | Path) -> list[str]:
     """The trial file names (`userNN_<lighting>.aedat`) listed in trials_to_train/test.txt: relative paths that
-    stay inside the dataset folder (no absolute path, no '..')."""
+    stay inside the dataset folder (no absolute path, no '..'), each listed once."""
     names = []
     for number, line in enumerate(read_text_lines(path), start=1):
         name = line.strip()
@@ -86,6 +86,8 @@ def read_split(path: str | Path) -> list[str]:
         if name and (Path(name).is_absolute() or ".." in Path(name).parts):
             raise LabelFileError(f"{path}: row {number}: {name[:60]!r} leaves the dataset folder; expected a file "
                                  f"name relative to it")
+        if name in names:
+            raise LabelFileError(f"{path}: row {number}: {name[:60]!r} is listed twice")
         if name:
             names.append(name)
     return names
@@ -151,6 +153,10 @@ class DVSGestureDataset:
             if not aedat.is_file() or not labels.is_file():
                 raise InputError(f"{listing}: trial {name} needs {aedat.name} and {labels.name} "
                                  f"in {self.root}")
+            for path in (aedat, labels):
+                if not path.resolve().is_relative_to(self.root.resolve()):
+                    raise InputError(f"{listing}: trial {name}: {path.name} is a link to "
+                                     f"{path.resolve()}, outside the dataset folder {self.root}")
             self.segments.extend(Segment(aedat, labels, rows) for rows in group_rows(read_labels(labels),
                                                                                        merge_arm_roll))
         self.labels = np.array([s.target for s in self.segments], dtype=np.int64)

@@ -260,3 +260,23 @@ def test_fuzz_label_csv(tmp_path_factory, text):
         assert all(1 <= r.cls <= 11 and 0 <= r.start < r.end for r in rows)
     except InputError as err:
         assert "f_labels.csv" in str(err)
+
+
+def test_a_link_out_of_the_dataset_folder_is_refused(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.aedat").write_bytes(b"#!AER-DAT3.1\r\n")
+    (outside / "x_labels.csv").write_text("class,startTime_usec,endTime_usec\n1,0,10\n")
+    root = tmp_path / "gesture"
+    root.mkdir()
+    (root / "link.aedat").symlink_to(outside / "x.aedat")
+    (root / "link_labels.csv").write_text("class,startTime_usec,endTime_usec\n1,0,10\n")
+    (root / "trials_to_train.txt").write_text("link.aedat\n")
+    with pytest.raises(InputError, match="link.aedat is a link to .* outside the dataset folder"):
+        DVSGestureDataset(root)
+
+
+def test_a_trial_listed_twice_is_refused(tmp_path):
+    (tmp_path / "trials_to_train.txt").write_text("user01_lab.aedat\nuser01_lab.aedat\n")
+    with pytest.raises(LabelFileError, match="row 2: 'user01_lab.aedat' is listed twice"):
+        DVSGestureDataset(tmp_path)
