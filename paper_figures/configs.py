@@ -2,10 +2,8 @@
 
 A configuration is a dict whose keys are `python -m sast_models.train` flags without the dashes (the keys of
 the recipe's `configs/<data>/<name>.toml` files: `time-bins = 10`, `hidden = [512]`). They come from
-`--config-dir DIR` (DIR/<name>.toml for each name), else from the repository's `configs/<data kind>/` when it
-exists, else from BUILTIN below (the interim N-MNIST recipe: plain parameterization, tau 0.9, beta 0.5, Adam
-5e-3, batch 32, 15 epochs, T = 10, MLP 2312-512-10; SAST rho 0.7 on N-MNIST, 0.5 on the embedded set; the
-compute-matched baseline gets SAST's number of gradient evaluations, 2x the epochs). `train_flags` turns one
+`--config-dir DIR` (DIR/<name>.toml for each name), else from the repository's `configs/<data kind>/` (the
+recipe of docs/recipe.md: synthetic, nmnist, dvsgesture). `train_flags` turns one
 into command-line flags, `resolve` validates them with the training command's own parser and returns the full
 configuration the run will record (every default filled in), whose hash `config_key` names the run folder.
 """
@@ -23,30 +21,6 @@ from sast_models.cli import train
 NAMES = ("baseline", "sast", "baseline-compute-matched")
 REPO_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
-_NMNIST_RECIPE: dict[str, Any] = {
-    "time-bins": 10, "frame-mode": "binary", "val-fraction": 0.2, "arch": "mlp", "hidden": [512],
-    "surrogate": "sigmoid", "beta": 0.5, "tau": 0.9, "theta": 1.0, "reset": "zero", "parameterization": "plain",
-    "optimizer": "adam", "lr": 5e-3, "epochs": 15, "batch-size": 32,
-}
-_GESTURE_RECIPE: dict[str, Any] = {
-    **_NMNIST_RECIPE, "time-bins": 20, "downsample": 4, "arch": "conv", "channels": [16, 32], "hidden": [128],
-    "lr": 2e-3, "epochs": 30, "batch-size": 16,
-}
-
-
-def _named(recipe: dict[str, Any], rho: float) -> dict[str, dict[str, Any]]:
-    return {"baseline": {**recipe, "method": "baseline"},
-            "sast": {**recipe, "method": "sast", "rho": rho},
-            "baseline-compute-matched": {**recipe, "method": "baseline", "epochs": 2 * recipe["epochs"]}}
-
-
-BUILTIN: dict[str, dict[str, dict[str, Any]]] = {
-    "synthetic": _named(_NMNIST_RECIPE, 0.5),  # rho 0.5 and 1.0 measured on the embedded set: 0.5 the better
-    "nmnist": _named(_NMNIST_RECIPE, 0.7),
-    "dvsgesture": _named(_GESTURE_RECIPE, 0.4),  # the paper's DVS Gesture rho; not measured here (no recordings)
-}
-
-
 def data_kind(spec: str) -> str:
     """synthetic (both presets), nmnist or dvsgesture."""
     kind = spec.partition(":")[0]
@@ -56,12 +30,11 @@ def data_kind(spec: str) -> str:
 def load_configs(config_dir: str | None, data: str) -> tuple[dict[str, dict[str, Any]], str]:
     """(name -> configuration, where they came from) for the dataset `data`."""
     kind = data_kind(data)
-    if config_dir is None and (REPO_CONFIGS / kind).is_dir():
-        config_dir = str(REPO_CONFIGS / kind)
     if config_dir is None:
-        if kind not in BUILTIN:
-            raise InputError(f"--data {data!r}: no built-in configuration for {kind!r}; pass --config-dir")
-        return {name: dict(config) for name, config in BUILTIN[kind].items()}, f"built-in ({kind})"
+        if not (REPO_CONFIGS / kind).is_dir():
+            raise InputError(f"--data {data!r}: no folder {REPO_CONFIGS / kind} with the {kind} recipes; pass "
+                             "--config-dir DIR (DIR/baseline.toml, DIR/sast.toml, DIR/baseline-compute-matched.toml)")
+        config_dir = str(REPO_CONFIGS / kind)
     folder = Path(config_dir)
     try:
         import tomllib

@@ -64,7 +64,7 @@ def build_parser() -> CliParser:
                    help=f"{SPEC_HELP} (default: the embedded synthetic set)")
     p.add_argument("--config-dir", type=Text("a folder path"), default=None,
                    help="folder with baseline.toml, sast.toml, baseline-compute-matched.toml (default: the "
-                        "repository's configs/<data> if present, else the built-in configurations)")
+                        "repository's configs/<data kind>/)")
     p.add_argument("--out", type=Text("a folder path"), default=None,
                    help=f"output folder (default {QUICK_OUT} with --quick, else {FULL_OUT})")
     p.add_argument("--seeds", type=Integer(1), default=3, help="seeds per configuration (0..N-1)")

@@ -30,6 +30,15 @@ class Explicit(NamedTuple):
     tau: Tensor
 
 
+class SamOffset:
+    """Additive offsets (e_W, e_b) on a layer's explicit weight and bias (explicit-space SAM, perturbation.py);
+    every forward pass records the unperturbed explicit (W, b) it used in `base`, detached."""
+
+    def __init__(self, weight: Tensor, bias: Tensor) -> None:
+        self.weight, self.bias = weight, bias
+        self.base: tuple[Tensor, Tensor] | None = None
+
+
 class LayerTrace(NamedTuple):
     currents: Tensor  # I[t], (T, B, *lif_shape)
     membranes: Tensor  # u[t]
@@ -70,15 +79,17 @@ class LIFLayer(nn.Module):
         self.caps = caps
         self.spiking = spiking
         self._explicit_cache: tuple[tuple, Explicit] | None = None
+        self.sam_offset: SamOffset | None = None  # set while explicit-space SAM perturbs W, b (perturbation.py)
 
     def explicit(self) -> Explicit:
         """The explicit (constrained) weight, bias and leak used by this forward pass.
 
         Without autograd (inference, evaluation) the result is reused while no raw tensor has changed: the key
         holds each raw tensor's storage address and version counter, which every in-place update (optimizer
-        step, SAM perturbation, load_state_dict) and every move (.to, .double) changes.
+        step, SAM perturbation, load_state_dict) and every move (.to, .double) changes. While an explicit-space
+        SAM offset is attached, the result is W + e_W, b + e_b and is never cached.
         """
-        if torch.is_grad_enabled():
+        if torch.is_grad_enabled() or self.sam_offset is not None:
             return self._compute_explicit()
         key = tuple((t.data_ptr(), t._version, t.dtype) for t in (self.raw_weight, self.raw_bias, self.leak.raw))
         if self._explicit_cache is None or self._explicit_cache[0] != key:
@@ -91,6 +102,10 @@ class LIFLayer(nn.Module):
         else:
             weight = capped_weight(self.raw_weight, self.caps.inf, self.caps.spectral)
             bias = capped_bias(self.raw_bias, self.caps.bias)
+        offset = self.sam_offset
+        if offset is not None:
+            offset.base = (weight.detach(), bias.detach())
+            weight, bias = weight + offset.weight, bias + offset.bias
         return Explicit(weight, bias, self.leak())
 
     def operator(self, inputs: Tensor, weight: Tensor, bias: Tensor) -> Tensor:

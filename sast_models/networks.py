@@ -81,24 +81,25 @@ class LIFNetwork(nn.Module):
         return [spec.inf_cap * (spec.input_bound if index == 0 else 1.0) + spec.bias_cap
                 for index in range(spiking_layers)]
 
-
     def contraction_report(self) -> list[dict]:
         """A4 per spiking layer from the ACTUAL weights: I_max = ||W||_inf S + ||b||_inf, taubar, rho, rho < 1.
 
         For the plain parameterization this says whether the trained network happens to satisfy A4.
         """
-        spec = self.spec
-        report, scale = [], spec.input_bound
         with torch.no_grad():
-            for layer in self.layers[:-1]:
-                weight, bias, tau = (t.detach().double().cpu().numpy() for t in layer.explicit())
-                current = inf_norm(weight) * scale + float(abs(bias).max())
-                taubar = float(tau.max())
-                rho = contraction_factor(spec.surrogate, spec.beta, spec.theta, spec.reset, taubar, current)
-                report.append({"layer": layer.kind, "current_bound": current, "taubar": taubar, "rho": rho,
-                               "contractive": bool(rho < 1)})
-                scale = 1.0
-        return report
+            return [{"layer": layer.kind, **layer_contraction(self.spec, index, *layer.explicit())}
+                    for index, layer in enumerate(self.layers[:-1])]
+
+
+def layer_contraction(spec: NetworkSpec, index: int, weight: Tensor, bias: Tensor, tau: Tensor) -> dict:
+    """A4 of spiking layer `index` for given explicit tensors: I_max = ||W||_inf S + ||b||_inf (S_0 = X, later
+    S = 1), taubar = max tau, rho = taubar kappa1 over the state interval, and whether rho < 1."""
+    weight, bias, tau = (t.detach().double().cpu().numpy() for t in (weight, bias, tau))
+    scale = spec.input_bound if index == 0 else 1.0
+    current = inf_norm(weight) * scale + float(abs(bias).max())
+    taubar = float(tau.max())
+    rho = contraction_factor(spec.surrogate, spec.beta, spec.theta, spec.reset, taubar, current)
+    return {"current_bound": current, "taubar": taubar, "rho": rho, "contractive": bool(rho < 1)}
 
 
 def check_feasible(spec: NetworkSpec, current_bounds: list[float]) -> None:

@@ -41,6 +41,9 @@ def check_subset(subset: str, hyperparameters: dict, *, data: str, split: str) -
         return
     if "val_fraction" not in hyperparameters or "seed" not in hyperparameters:
         raise InputError(f"--subset {subset}: the checkpoint records no validation split; use --subset all")
+    if subset == "val" and hyperparameters["val_fraction"] == 0:
+        raise InputError("--subset val: the training run kept no validation part (--val-fraction 0); evaluate "
+                         "another split (e.g. --split test) or --subset all")
     trained = (hyperparameters.get("data"), hyperparameters.get("split", "train"))
     if (data, split) != trained:
         raise InputError(f"--subset {subset}: the training run's held-out part is of --data {trained[0]} --split "

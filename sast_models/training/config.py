@@ -12,9 +12,12 @@ from sast_theory.description import ARCHS, PARAMETERIZATIONS
 from sast_theory.surrogates import RESETS, SURROGATES
 
 from ..data.framing import FRAME_MODES
+from .schedule import SCHEDULES
 
 METHODS = ("baseline", "sam", "sast")
 OPTIMIZERS = ("sgd", "adam", "adamw")
+PERTURB_SPACES = ("raw", "explicit")  # where SAM's perturbation lives (sast_models/perturbation.py)
+RHO_SCALINGS = ("global", "layer")
 SEED = Integer(0, 2**32 - 1)  # numpy's seed range
 
 CONFIGURATION: dict[str, FlagType] = {
@@ -24,12 +27,14 @@ CONFIGURATION: dict[str, FlagType] = {
     "frame_mode": Text(choices=FRAME_MODES),
     "duration_us": OrNone(Integer(1)),
     "downsample": Integer(1),
-    "val_fraction": Number(0, 1, low_open=True, high_open=True),
+    "val_fraction": Number(0, 1, high_open=True),  # 0: train on every sample, no validation
     "arch": Text(choices=ARCHS),
     "hidden": ListOf(Integer(1), allow_empty=True),
     "channels": ListOf(Integer(1), allow_empty=True),
     "method": Text(choices=METHODS),
     "rho": Number(0),
+    "perturb": Text(choices=PERTURB_SPACES),
+    "rho_scaling": Text(choices=RHO_SCALINGS),
     "asam_eta": Number(0),
     "surrogate": Text(choices=SURROGATES),
     "beta": Number(0, low_open=True),
@@ -37,8 +42,12 @@ CONFIGURATION: dict[str, FlagType] = {
     "theta": Number(0),
     "reset": Text(choices=RESETS),
     "parameterization": Text(choices=PARAMETERIZATIONS),
+    "inf_cap": Number(0, low_open=True),
+    "spectral_cap": Number(0, low_open=True),
+    "bias_cap": Number(0),
     "optimizer": Text(choices=OPTIMIZERS),
     "lr": Number(0, low_open=True),
+    "lr_schedule": Text(choices=SCHEDULES),
     "momentum": Number(0, 1, high_open=True),
     "weight_decay": Number(0),
     "epochs": Integer(1),

@@ -57,11 +57,14 @@ def epoch_batches(train_idx: np.ndarray, *, seed: int, epoch: int, batch_size: i
 
 def train_epoch(model: nn.Module, sam: SAM, frames: Tensor, labels: Tensor, train_idx: np.ndarray, *,
                 seed: int, epoch: int, batch_size: int, independent: bool, ctx: Context,
-                progress: bool = True) -> dict:
+                progress: bool = True, lr_at: Callable[[int], float] | None = None) -> dict:
     """One epoch; returns mean losses (per sample), mean gradient norms over the steps, wall and CPU seconds.
 
     train_loss is the loss of the descent pass (baseline: at w; SAM/SAST: at w + e on B); perturb_loss the
-    loss of the perturbation pass (SAM: on B at w; SAST: on B' at w), None for the baseline.
+    loss of the perturbation pass (SAM: on B at w; SAST: on B' at w), None for the baseline. `lr_at(i)` sets the
+    base optimizer's learning rate before step i of the epoch (`lr` reports the first step's). With an explicit
+    perturbation space on contractive layers, `perturbed_outside_caps` / `perturbed_a4_violated` are the fractions
+    of steps whose perturbed network left A3's caps / violated A4 (None when nothing was checked).
     """
     model.train()
     start, start_cpu = time.perf_counter(), time.process_time()
@@ -69,11 +72,17 @@ def train_epoch(model: nn.Module, sam: SAM, frames: Tensor, labels: Tensor, trai
                          world=ctx.world)
     sums = np.zeros(4)  # descent loss, perturbation loss, descent grad norm, perturbation grad norm
     samples = 0
+    checks = np.zeros(3)  # checked steps, outside the caps, A4 violated
     bar = tqdm(plan, desc=f"epoch {epoch}", leave=False, disable=not (progress and ctx.is_main))
-    for b, b_prime in bar:
+    for index, (b, b_prime) in enumerate(bar):
+        if lr_at is not None:
+            for group in sam.base.param_groups:
+                group["lr"] = lr_at(index)
         descent = make_closure(model, frames, labels, b, ctx)
         perturb = descent if b_prime is None else make_closure(model, frames, labels, b_prime, ctx)
         result = sam.step(perturb, None if b_prime is None else descent)
+        if result.check is not None:
+            checks += [1, result.check.outside_caps, result.check.a4_violated]
         sums += [result.descent_loss * len(b), (result.perturb_loss or 0.0) * len(b),
                  result.descent_grad_norm, result.perturb_grad_norm or 0.0]
         samples += len(b)
@@ -86,6 +95,9 @@ def train_epoch(model: nn.Module, sam: SAM, frames: Tensor, labels: Tensor, trai
         "perturb_loss": losses[1] / (ctx.world * max(samples, 1)) if with_perturbation else None,
         "grad_norm": sums[2] / steps,
         "perturb_grad_norm": sums[3] / steps if with_perturbation else None,
+        "lr": lr_at(0) if lr_at is not None else sam.base.param_groups[0]["lr"],
+        "perturbed_outside_caps": checks[1] / checks[0] if checks[0] else None,
+        "perturbed_a4_violated": checks[2] / checks[0] if checks[0] else None,
         "steps": len(plan),
         "train_seconds": time.perf_counter() - start,
         "train_cpu_seconds": time.process_time() - start_cpu,  # all threads of this process

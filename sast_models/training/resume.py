@@ -58,7 +58,8 @@ def load_state(path: Path, *, config: dict, split: tuple[np.ndarray, np.ndarray]
         raise InputError(f"--resume: {path} is not a resume checkpoint (a model file, or a corrupt one: its header "
                          f"holds no resume state); remove it, or pass --overwrite to start over")
     saved = header["hyperparameters"]
-    differ = sorted(k for k in set(saved) | set(config) if k != "epochs" and saved.get(k) != config.get(k))
+    free = {"epochs"} if config.get("lr_schedule", "constant") == "constant" else set()  # a schedule spans them
+    differ = sorted(k for k in set(saved) | set(config) if k not in free and saved.get(k) != config.get(k))
     if differ:
         details = ", ".join(f"{k}: {saved.get(k)!r} -> {config.get(k)!r}" for k in differ)
         raise InputError(f"--resume: {path} was written with other settings ({details})")

@@ -1,5 +1,5 @@
-"""Named configurations (built-in and TOML), their flags and hash, the reproduction's plan, the task runner, and
-the phenomenon criterion."""
+"""Named configurations (the repository's configs/ and TOML folders), their flags and hash, the reproduction's
+plan, the task runner, and the phenomenon criterion."""
 
 from __future__ import annotations
 

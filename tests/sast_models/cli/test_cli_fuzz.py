@@ -4,6 +4,8 @@ passed; evaluate, inspect and the report run for real on tiny inputs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from cli_fuzz import FUZZ, INTEGERS, LISTS, NUMBERS, SIZES, accept, check_contract, flag_strategy, names, undocumented
@@ -28,18 +30,36 @@ def tiny(tmp_path_factory) -> dict:
 
 
 TRAIN_FLAGS = {flag: NUMBERS for flag in ("--lr", "--rho", "--beta", "--tau", "--theta", "--momentum",
-                                          "--weight-decay", "--asam-eta", "--band", "--val-fraction")}
+                                          "--weight-decay", "--asam-eta", "--band", "--val-fraction",
+                                          "--inf-cap", "--spectral-cap", "--bias-cap")}
 TRAIN_FLAGS.update({flag: INTEGERS for flag in ("--epochs", "--batch-size", "--seed", "--time-bins",
                                                 "--downsample", "--duration-us")})
 TRAIN_FLAGS.update({"--hidden": LISTS, "--max-memory": SIZES, "--out": st.sampled_from(["", " "]),
                     "--surrogate": st.sampled_from(["", "sigmoid", "tanh"]),
-                    "--reset": st.sampled_from(["", "subtract", "up"])})
+                    "--reset": st.sampled_from(["", "subtract", "up"]),
+                    "--perturb": st.sampled_from(["raw", "explicit", "", "weights"]),
+                    "--rho-scaling": st.sampled_from(["global", "layer", "", "adaptive"]),
+                    "--lr-schedule": st.sampled_from(["constant", "cosine", "", "step"])})
+# --config values name files of CONFIG_FILES (written by `config_files`), or none at all
+CONFIG_FILES = {"good.toml": 'method = "sast"\nrho = 0.5\nlr-schedule = "cosine"\n',
+                "unknown-key.toml": "learning-rate = 0.1\n", "bad-type.toml": 'epochs = "many"\n',
+                "out-of-range.toml": "tau = 1.5\n", "table.toml": "[train]\nlr = 0.1\n", "not-toml.toml": "lr = = 1\n"}
+CONFIGS = st.sampled_from([*CONFIG_FILES, "", "missing.toml"])
+
+
+def config_files(root: Path, drawn: list[str]) -> list[str]:
+    """Write CONFIG_FILES under root and point every drawn `--config=NAME` at its file."""
+    for name, text in CONFIG_FILES.items():
+        (root / name).write_text(text)
+    return [f"--config={root / flag.split('=', 1)[1]}" if flag.startswith("--config=") and flag != "--config="
+            else flag for flag in drawn]
 
 
 @FUZZ
-@given(drawn=flag_strategy(TRAIN_FLAGS))
+@given(drawn=flag_strategy({**TRAIN_FLAGS, "--config": CONFIGS}))
 def test_train(tiny, tmp_path_factory, drawn):
     root = tmp_path_factory.getbasetemp()
+    drawn = config_files(root, drawn)
 
     def base(out):
         return [*tiny_args(tiny, out, "--downsample", "2", "--hidden", "8", "--epochs", "1", "--time-bins", "3"),
@@ -65,12 +85,14 @@ def test_evaluate(tiny, tmp_path_factory, drawn):
 
 SWEEP_FLAGS = {"--rhos": LISTS, "--betas": LISTS, "--seeds": LISTS, "--jobs": INTEGERS,
                "--methods": names("baseline", "sam", "sast"), "--shard": st.sampled_from(["0/1", "1/1", "", "a/b"])}
-PASSED_THROUGH = {"--lr": NUMBERS, "--time-bins": INTEGERS, "--tau": NUMBERS}
+PASSED_THROUGH = {"--lr": NUMBERS, "--time-bins": INTEGERS, "--tau": NUMBERS,
+                  "--perturb": st.sampled_from(["explicit", "x"]), "--lr-schedule": st.sampled_from(["cosine", ""])}
 
 
 @FUZZ
-@given(drawn=flag_strategy(SWEEP_FLAGS), through=flag_strategy(PASSED_THROUGH))
+@given(drawn=flag_strategy({**SWEEP_FLAGS, "--config": CONFIGS}), through=flag_strategy(PASSED_THROUGH))
 def test_sweep(tiny, tmp_path_factory, drawn, through):
+    drawn = config_files(tmp_path_factory.getbasetemp(), drawn)
     def base(out):
         return ["--out", str(out), "--methods", "baseline", "--betas", "1", "--no-progress"]
 

@@ -164,7 +164,7 @@ def test_existing_run_needs_resume(tiny, tmp_path, capsys):
         ({"--hidden": "16,x"}, "--hidden 16,x: entry 'x'"),
         ({"--out": ""}, "--out '': expected a folder path"),
         ({"--val-fraction": "0.0001"}, "--val-fraction 0.0001: leaves no validation sample of the 60"),
-        ({"--val-fraction": "1"}, "--val-fraction 1: expected a finite number in (0, 1)"),
+        ({"--val-fraction": "1"}, "--val-fraction 1: expected a finite number in [0, 1)"),
         ({"--time-bins": "10000000"}, "this run needs about"),
         ({"--hidden": "1000000000"}, "1,000,000,010 neurons"),
         ({"--max-memory": "1k"}, "more than the limit 1.02 kB (--max-memory)"),
