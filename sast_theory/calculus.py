@@ -8,9 +8,10 @@
   each cell [a, b] the interpolation bound
       sup_[a,b] |g| <= max(|g(a)|, |g(b)|) + (b - a)^2 / 8 * sup_[a,b] |g''|,     g = r^(k),
   with sup_[a,b] |g''| enclosed term by term (exact sups of |phi^(j)| on the cell from its critical points),
-  is a certified upper bound. Cells whose bound exceeds m are bisected until every bound is <= m (1 + 2^-50);
-  the result is the largest certified bound, so it is never below the true supremum (up to floating-point
-  evaluation error, covered by adding 8 eps times the terms' magnitude) and exceeds it by ~1e-15 relative.
+  is a certified upper bound. Cells whose bound exceeds m are bisected until every bound is <= m (1 + 2^-50)
+  (a float search); then every cell bound of the final partition is recomputed in outward-rounded interval
+  arithmetic (certify.py, rigorous.py: no floating-point evaluation error is left uncovered, cancellation
+  and underflow included), and the largest is returned: never below the true supremum, ~1e-15 above it.
   Infinite ends: the tail |u - theta| >= Z is enclosed with the monotone-tail lemma (docs/theory.md, sec. 2):
   beyond all critical points, |phi^(j)| decreases and |w phi^(j)(w)| <= 2 |phi^(j-1)(w/2) - phi^(j-1)(+-inf)|.
 """
@@ -28,11 +29,13 @@ from scipy.optimize import brentq
 
 from sast_core.errors import InputError
 
+from .certify import LinearEnclosure, PhiEnclosure
+from .rigorous import Iv
+from .rigorous import up as rg_up
 from .surrogates import RESETS, beta, reset_expr, reset_offset, surrogate_expr, theta, u, z
 
 _MAX_ORDER = 4  # highest derivative of phi used: r^(k+2) for kappa_2 needs phi^(4)
 _TOL = 2.0**-50  # refinement stops when every cell bound is within this relative slack of the lower bound
-_MARGIN = 8 * np.finfo(float).eps  # times the terms' magnitude: floating-point evaluation error of g
 _MAX_REFINE = 80
 _MAX_TAIL_DOUBLINGS = 60
 
@@ -192,6 +195,37 @@ def reset_derivative_structure(reset: str, surrogate: str, order: int) -> tuple[
 
 
 @functools.cache
+def _linear_exprs(reset: str, surrogate: str, order: int) -> tuple[sp.Expr, tuple[tuple[int, sp.Expr, sp.Expr], ...]]:
+    """(c, ((j, a_j, b_j), ...)) of r^(order) as sympy expressions in theta."""
+    const, coefs = reset_derivative_structure(reset, surrogate, order)
+    return const, tuple((j, c.subs(u, 0), sp.diff(c, u)) for j, c in sorted(coefs.items()))
+
+
+@functools.cache
+def _sup_constants(surrogate: str) -> tuple[sp.Expr, ...]:
+    """M_j / beta^j, j <= _MAX_ORDER (M_0 = 1)."""
+    return tuple(
+        sp.simplify(derivative_bound_expr(surrogate, j) / beta**j) if j else sp.Integer(1)
+        for j in range(_MAX_ORDER + 1)
+    )
+
+
+@functools.cache
+def _phi_enclosure(surrogate: str, beta_value: float) -> PhiEnclosure:
+    """Rigorous enclosures of phi^(j), j <= _MAX_ORDER + 1 (the last one only proves critical points)."""
+    _phi_numeric(surrogate)  # validates the limits
+    return PhiEnclosure(
+        tuple(_phi_derivative(surrogate, j) for j in range(_MAX_ORDER + 2)),
+        tuple(_critical_points_expr(surrogate, j) for j in range(_MAX_ORDER + 1)),
+        _sup_constants(surrogate),
+        tuple(tuple(float(v) for v in _limits_expr(surrogate, j)) for j in range(_MAX_ORDER + 2)),
+        z,
+        beta,
+        beta_value,
+    )
+
+
+@functools.cache
 def _linear(reset: str, surrogate: str, order: int) -> _Linear:
     const, coefs = reset_derivative_structure(reset, surrogate, order)
     terms = tuple(
@@ -212,9 +246,16 @@ class _CertifiedSup:
     """sup_{u in [lo, hi]} |g| for g = r^(k), with g1 = r^(k+1) (roots) and g2 = r^(k+2) (curvature)."""
 
     def __init__(
-        self, phi: _PhiNumeric, lins: tuple[_Linear, _Linear, _Linear], theta_value: float, beta_value: float
+        self,
+        phi: _PhiNumeric,
+        lins: tuple[_Linear, _Linear, _Linear],
+        theta_value: float,
+        beta_value: float,
+        rig: PhiEnclosure,
+        rig_lins: tuple[LinearEnclosure, LinearEnclosure],
     ) -> None:
         self.phi, self.theta, self.beta = phi, theta_value, beta_value
+        self.rig, (self.rig_g, self.rig_g2) = rig, rig_lins
         self.g, self.g1, self.g2 = (
             (
                 float(lin.const(theta_value)),
@@ -240,13 +281,6 @@ class _CertifiedSup:
             out += (a + b * us) * phis[j]
         return out
 
-    def magnitude(self, lin: _Terms, us: np.ndarray, phis: dict[int, np.ndarray]) -> np.ndarray:
-        """|c| + sum_j |a_j + b_j u| |phi^(j)|: the scale of the rounding error in evaluating lin."""
-        out = np.full(us.shape, abs(lin[0]))
-        for j, a, b in lin[1]:
-            out += np.abs(a + b * us) * np.abs(phis[j])
-        return out
-
     def phi_sup(self, order: int, za: np.ndarray, zb: np.ndarray) -> np.ndarray:
         return _sup_on(self.phi, order, self.beta, self.crit[order], self.peaks[order], za, zb)
 
@@ -259,22 +293,28 @@ class _CertifiedSup:
             )
         return out
 
-    def tail_abs(self, lin: _Terms, zstart: float) -> float:
-        """Upper bound of |lin| on the tail u - theta >= zstart > 0 (or <= zstart < 0) past all crit. points.
-
-        Monotone-tail lemma: |phi^(j)(w)| <= |phi^(j)(zstart)|, |w phi^(j)(w)| <= 2 |phi^(j-1)(zstart/2) - L|.
+    def tail_abs(self, zstart: float) -> float:
+        """Certified upper bound of |g| on the tail u - theta >= zstart > 0 (or <= zstart < 0) past all critical
+        points (interval arithmetic). Monotone-tail lemma: |phi^(j)(w)| <= |phi^(j)(zstart)| and
+        |w phi^(j)(w)| <= 2 |phi^(j-1)(zstart/2) - L|; with u = theta + w, |a + b u| <= |a + b theta| + |b| |w|.
         """
         side = 1 if zstart > 0 else 0
-        low = high = lin[0]
+        orders = self.rig_g.orders()
+        at_start = self.rig.at(Iv.point(np.array(zstart)), orders)
+        at_half = self.rig.at(Iv.point(np.array(zstart / 2)), tuple(j - 1 for j in orders if j))
+        value = self.rig_g.const
         radius = 0.0
-        for j, a, b in lin[1]:
-            if j == 0:  # b == 0 here; phi ranges between phi(zstart) and its limit on the tail
-                ends = (a * float(self.phi_at(0, [zstart])[0]), a * self.phi.limits[0][side])
-                low, high = low + min(ends), high + max(ends)
+        theta_iv = Iv.point(np.array(self.theta))
+        for j, a, b in self.rig_g.terms:
+            start = at_start[j]
+            limit = Iv.point(np.array(self.phi.limits[j][side]))
+            if j == 0:  # b == 0 (checked by reset_derivative_structure); phi between phi(zstart) and its limit
+                value = value + a * Iv(np.minimum(start.lo, limit.lo), np.maximum(start.hi, limit.hi))
                 continue
-            radius += abs(a + b * self.theta) * abs(float(self.phi_at(j, [zstart])[0]))
-            radius += abs(b) * 2 * abs(float(self.phi_at(j - 1, [zstart / 2])[0]) - self.phi.limits[j - 1][side])
-        return max(abs(low - radius), abs(high + radius))
+            below = Iv.point(np.array(self.phi.limits[j - 1][side]))
+            radius = rg_up(radius + rg_up((a + b * theta_iv).abs_hi() * start.abs_hi()))
+            radius = rg_up(radius + rg_up(2 * b.abs_hi() * (at_half[j - 1] - below).abs_hi()))
+        return float(rg_up(value.abs_hi() + radius))
 
     def limit_abs(self, lin: _Terms, side: int) -> float:
         """|lim of lin| at -inf (side 0) or +inf (side 1): only the phi^(0) term survives (tail lemma)."""
@@ -282,22 +322,22 @@ class _CertifiedSup:
 
     def sup(self, lo: float, hi: float) -> float:
         if not (math.isinf(lo) or math.isinf(hi)):
-            return self.finite_sup(lo, hi, 0.0)
+            return self.certify(*self.search(lo, hi, 0.0)[1:])
         lower = max(self.limit_abs(self.g, side) for side, end in ((0, lo), (1, hi)) if math.isinf(end))
         zmax = self.zmin
         for _ in range(_MAX_TAIL_DOUBLINGS):
             flo = lo if not math.isinf(lo) else min(self.theta - zmax, hi)
             fhi = hi if not math.isinf(hi) else max(self.theta + zmax, lo)
-            core = self.finite_sup(flo, fhi, lower)
+            core, cells_a, cells_b = self.search(flo, fhi, lower)
             tails = [
-                self.tail_abs(self.g, zs)
+                self.tail_abs(zs)
                 for zs, end in ((flo - self.theta, lo), (fhi - self.theta, hi))
                 if math.isinf(end)
             ]
-            if max(tails) <= core:
+            if max(tails) <= core * (1 + _TOL):
                 break
             zmax *= 2.0
-        return max([core, *tails])
+        return max([lower, self.certify(cells_a, cells_b), *tails])
 
     def grid(self, lo: float, hi: float) -> np.ndarray:
         """Nodes: step 0.05/beta within 16/beta of theta, geometric (ratio 1.05) beyond, critical points."""
@@ -311,8 +351,9 @@ class _CertifiedSup:
         )
         return np.unique(nodes[(nodes >= lo) & (nodes <= hi)])
 
-    def finite_sup(self, lo: float, hi: float, lower: float) -> float:
-        """Certified sup of |g| on [lo, hi] (finite), at least `lower`."""
+    def search(self, lo: float, hi: float, lower: float) -> tuple[float, np.ndarray, np.ndarray]:
+        """Float search on [lo, hi] (finite): the largest |g| found (at least `lower`) and a partition into cells
+        [a_i, b_i] whose float Lemma-1 bounds are within 2^-50 of it (what `certify` then proves)."""
         nodes = self.grid(lo, hi)
         phis: dict[int, np.ndarray] = {}
         slopes = self.eval(self.g1, nodes, phis)
@@ -334,30 +375,52 @@ class _CertifiedSup:
             nodes = np.unique(np.clip(np.concatenate([nodes, *extra]), lo, hi))
             phis = {}
         values = self.eval(self.g, nodes, phis)
-        slack = _MARGIN * float(np.max(self.magnitude(self.g, nodes, phis)))
         best = max(lower, float(np.max(np.abs(values))))
         a, b, ga, gb = nodes[:-1], nodes[1:], values[:-1], values[1:]
-        closed = best  # largest certified bound of the cells already settled
+        done_a, done_b = [], []  # the settled cells: with the rest, a partition of [lo, hi]
         for _ in range(_MAX_REFINE):
             ub = np.maximum(np.abs(ga), np.abs(gb)) + (b - a) ** 2 / 8 * self.enclose_abs(self.g2, a, b)
             settled = ub <= best * (1 + _TOL)
-            closed = max(closed, float(np.max(ub[settled], initial=0.0)))
+            done_a.append(a[settled])
+            done_b.append(b[settled])
             a, b, ga, gb = a[~settled], b[~settled], ga[~settled], gb[~settled]
             if a.size == 0:
-                return max(best, closed) + slack
+                break
             mid = 0.5 * (a + b)
             gm = self.eval(self.g, mid)
             best = max(best, float(np.max(np.abs(gm))))
             a, b = np.concatenate([a, mid]), np.concatenate([mid, b])
             ga, gb = np.concatenate([ga, gm]), np.concatenate([gm, gb])
-        ub = np.maximum(np.abs(ga), np.abs(gb)) + (b - a) ** 2 / 8 * self.enclose_abs(self.g2, a, b)
-        return max(best, closed, float(np.max(ub))) + slack
+        return best, np.concatenate([*done_a, a]), np.concatenate([*done_b, b])
+
+    def certify(self, a: np.ndarray, b: np.ndarray) -> float:
+        """max over the cells [a_i, b_i] of Lemma 1's bound, every term in outward-rounded interval arithmetic."""
+        nodes = np.unique(np.concatenate([a, b]))
+        z_nodes = Iv.point(nodes) - Iv.point(np.full(nodes.shape, self.theta))  # encloses u - theta
+        phis = self.rig.at(z_nodes, tuple(sorted(set(self.rig_g.orders()) | set(self.rig_g2.orders()))))
+        g_abs = self.rig_g.at(nodes, phis).abs_hi()
+        ia, ib = np.searchsorted(nodes, a), np.searchsorted(nodes, b)
+        sups = {
+            j: self.rig.cell_sup(j, _take(phis[j], ia), _take(phis[j], ib), z_nodes.lo[ia], z_nodes.hi[ib])
+            for j, _, _ in self.rig_g2.terms
+        }
+        width = rg_up(b - a)
+        curvature = rg_up(rg_up(width * width) * 0.125) * self.rig_g2.cell_abs(a, b, sups)
+        bounds = rg_up(np.maximum(g_abs[ia], g_abs[ib]) + rg_up(curvature))
+        return float(np.max(bounds, initial=0.0))
+
+
+def _take(iv: Iv, index: np.ndarray) -> Iv:
+    return Iv(iv.lo[index], iv.hi[index])
 
 
 @functools.cache
 def _certified(surrogate: str, reset: str, order: int, theta_value: float, beta_value: float) -> _CertifiedSup:
     lins = tuple(_linear(reset, surrogate, k) for k in (order, order + 1, order + 2))
-    return _CertifiedSup(_phi_numeric(surrogate), lins, theta_value, beta_value)
+    rig = tuple(LinearEnclosure(*_linear_exprs(reset, surrogate, k), theta, theta_value) for k in (order, order + 2))
+    return _CertifiedSup(
+        _phi_numeric(surrogate), lins, theta_value, beta_value, _phi_enclosure(surrogate, beta_value), rig
+    )
 
 
 def _kappa(

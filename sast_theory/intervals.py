@@ -10,7 +10,8 @@ With R(J) an enclosure of { r(u, s) : u in J, s the spike of u in the chosen mod
 F(J) = tau hull(R(J) u {0}) + [m, M], any interval J with F(J) subset J contains every u[t] (induction:
 u[1] in F(J) because 0 is in the hull, and u[t] in J implies u[t+1] in F(J)). We iterate J <- hull(J, F(J))
 from J = [m, M], then verify F(J') subset J' for a slightly inflated J' (the certificate). A neuron whose
-check fails falls back to the uniform P1 interval [-U_i, U_i].
+check fails falls back to the uniform P1 interval [-U_i, U_i]. A certified J is then tightened by
+J <- F(J) intersected with J as long as the result is still certified (each accepted one is invariant).
 
 R(J) is enclosed by splitting J into pieces [a, b]: the spike lies in [min(phi(a - theta), H(a - theta)),
 max(phi(b - theta), H(b - theta))] (phi and H are nondecreasing; only the modes asked for are included), and
@@ -29,6 +30,7 @@ from .surrogates import SPIKE_MODES
 _PIECES = 64
 _ITERATIONS = 5000
 _EXTRAPOLATE = 8
+_TIGHTEN = 50
 
 
 def current_ranges(
@@ -132,6 +134,25 @@ def invariant_intervals(
         ok = ~done & (img_lo >= -trial[0]) & (img_hi <= trial[1])
         out_lo[ok], out_hi[ok] = -trial[0][ok], trial[1][ok]
         done |= ok
+    out_lo, out_hi = _tighten(out_lo, out_hi, done, m, big_m, tau, enclose)
     uniform = (np.maximum(np.abs(m), np.abs(big_m)) + tau * r0) / (1.0 - tau)
     out_lo[~done], out_hi[~done] = -uniform[~done], uniform[~done]
     return out_lo, out_hi, done
+
+
+def _tighten(lo, hi, certified, m, big_m, tau, enclose, rounds: int = _TIGHTEN):
+    """J <- F(J) intersected with J while the result is still certified (F(J') subset J'), per neuron: removes the
+    extrapolation's overshoot. Each accepted J' is itself an invariant interval containing [m, M]."""
+    lo, hi = lo.copy(), hi.copy()
+    active = certified.copy()
+    for _ in range(rounds):
+        img_lo, img_hi = _step(lo, hi, m, big_m, tau, enclose)
+        trial_lo, trial_hi = np.maximum(lo, img_lo), np.minimum(hi, img_hi)
+        check_lo, check_hi = _step(trial_lo, trial_hi, m, big_m, tau, enclose)
+        ok = active & (check_lo >= trial_lo) & (check_hi <= trial_hi)
+        shrink = ok & ((trial_hi - trial_lo) < (hi - lo) * (1 - 1e-9))
+        lo[ok], hi[ok] = trial_lo[ok], trial_hi[ok]
+        active &= shrink
+        if not active.any():
+            break
+    return lo, hi

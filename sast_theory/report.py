@@ -1,6 +1,8 @@
 """The theory report of one description: every constant of THEORY.md, a priori and a posteriori, as a JSON-ready
 dict (value, symbolic form as str and LaTeX), the assumptions and whether each holds, the feasibility region
-of A4, and P6 when the caller supplies the deployed network's register bounds; plus a text table and LaTeX.
+of A4, P6 when the caller supplies the deployed network's register bounds, and the local constants of
+parameter balls when the caller adds them (`report["local"]`, rows of `sast_theory.local.statements.local_section`);
+plus a text table and LaTeX.
 
 The command `python -m sast_theory.report` lives in the commands layer (`sast_models.cli.report`, which loads
 checkpoints and deploys them); this module's `__main__` block only hands the command line over to it
@@ -105,15 +107,18 @@ def _intervals(post: Constants) -> list[dict[str, Any]]:
     rows = []
     for li in post.layers:
         lo, hi = li.detail["interval_low"], li.detail["interval_high"]
-        rows.append(
-            {
-                "name": li.name,
-                "low_min": float(lo.min()),
-                "high_max": float(hi.max()),
-                "bound": float(max(np.abs(lo).max(), np.abs(hi).max())),
-                "certified_fraction": float(np.mean(li.detail["interval_certified"])),
-            }
-        )
+        row = {
+            "name": li.name,
+            "low_min": float(lo.min()),
+            "high_max": float(hi.max()),
+            "bound": float(max(np.abs(lo).max(), np.abs(hi).max())),
+            "certified_fraction": float(np.mean(li.detail["interval_certified"])),
+        }
+        for mode in ("hard", "surrogate"):
+            if f"{mode}_low" in li.detail:
+                row[mode] = {"low_min": float(li.detail[f"{mode}_low"].min()),
+                             "high_max": float(li.detail[f"{mode}_high"].max())}
+        rows.append(row)
     return rows
 
 
@@ -236,6 +241,11 @@ def table(report: dict[str, Any]) -> str:
             lines.append(f"{label:<34}{_format(layer[key]['a_priori']):>18}{_format(layer[key]['a_posteriori']):>18}")
     for row in report.get("p1_intervals", []):
         lines.append(f"{row['name'] + ' P1 interval':<34}{'':>18}{row['low_min']:>9.4g},{row['high_max']:<8.4g}")
+    for row in report.get("local", []):
+        label = f"local R={row['radius']:g} ({row['samples']} samples)"
+        lines.append(f"{label + ' L_theta mean, max':<34}{row['L_theta_mean']:>18.6g}{row['L_theta_max']:>18.6g}")
+        lines.append(f"{label + ' G mean, max':<34}{row['G_mean']:>18.6g}{row['G_max']:>18.6g}")
+        lines.append(f"{label + ' P4 L rho^2':<34}{'':>18}{row['P4']['L_rho2']:>18.6g}")
     for row in report["statements"].get("P6", {}).get("layers", []):
         lines.append(f"{row['name'] + ' P6 register bits':<34}{'':>18}{row['bits']:>18d}")
     lines.append(f"paths agree to {report['agreement']['max_relative_gap']:.2e} (tolerance {AGREEMENT:g})")

@@ -31,6 +31,7 @@ DOCUMENTED_COMMANDS = (
     "sast_models.train", "sast_models.evaluate", "sast_models.sweep", "sast_models.export", "sast_models.data.inspect",
     "sast_theory.report", "verification.all", "verification.check_state_bound", "verification.check_lipschitz",
     "verification.check_contraction", "verification.check_smoothness", "verification.check_sam",
+    "verification.check_local",
     "paper_figures.reproduce", "paper_figures.measure", "paper_figures.transfer_gap", "paper_figures.rho_sweep",
     "paper_figures.beta_sweep", "paper_figures.hardware_table", "paper_figures.membrane", "paper_figures.corruption",
     "paper_figures.bounds", "paper_figures.certificates", "paper_figures.theory_table",

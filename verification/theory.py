@@ -12,6 +12,7 @@ import functools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from sast_models.hardware.formats import MAX_REGISTER_BITS
 from sast_theory import theorems, transfer
 from sast_theory.combinator import Constants, compose
 from sast_theory.description import Caps, NetworkDescription
+from sast_theory.local.constants import LocalConstants, local_constants
+from sast_theory.local.network import from_description
+from sast_theory.local.statements import p5_terms
 from sast_theory.registers import safe_register_bits
 
 
@@ -142,6 +146,18 @@ def transfer_bound(description: NetworkDescription, inputs: np.ndarray,
     intervals = [(b.low, b.high) if record.spiking else None
                  for b, record in zip(state_bounds(description, "surrogate"), description.layers, strict=True)]
     return transfer.transfer_bound(description, inputs, layers, intervals)
+
+
+def local_bounds(description: NetworkDescription, x, y, radius: float) -> LocalConstants:
+    """Local constants (sast_theory.local) of the samples x (T, N, ...) with labels y on the ball of `radius`."""
+    samples = np.asarray(x.transpose(0, 1).detach().cpu().numpy(), dtype=np.float64)
+    return local_constants(from_description(description), samples, np.asarray(y.cpu().numpy()), radius)
+
+
+def local_p5(local: LocalConstants, rho: float, batch: int, target: float | None = None) -> dict[str, Any]:
+    """P5 with the local L: eta_max, the step budget inside the ball, certified sigma^2, the right side's terms,
+    and the steps needed to get below `target`."""
+    return p5_terms(local, rho, batch, target)
 
 
 def register_bound(layer: IntLayer, input_bound: float) -> tuple[Fraction, int]:

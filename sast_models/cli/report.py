@@ -1,6 +1,7 @@
 """python -m sast_theory.report: every constant of THEORY.md for a checkpoint or a configuration.
 
     python -m sast_theory.report --model CKPT [--out DIR] [--latex]
+    python -m sast_theory.report --model CKPT --data SPEC --radius R[,R2,...] [--samples N]
     python -m sast_theory.report --arch mlp|conv --beta B --tau T [--theta ... --reset ... --hidden ...]
 
 Writes DIR/theory.json (value, symbolic form as str and LaTeX, a priori and a posteriori, assumptions and
@@ -9,6 +10,10 @@ manifest), and prints a table. For a checkpoint, P6
 (the safe membrane register per layer) is computed on the network `sast_models.hardware.deploy` builds with the
 --weight-bits / --frac-bits / --leak-shift / --per-channel formats (default: the int8 mode's). Exit 0: every
 assumption holds and the two computation paths agree; 1: some check fails; 2: bad input.
+
+With --data, the local constants of each parameter ball B(theta_0, R) on those samples are added beside the a
+priori and a posteriori ones (docs/theory.md sec. 12): L_theta, G, P4 (rho = R) and P5 (rho = --sam-rho < R);
+the memory they need is checked (--max-memory) before the samples are loaded.
 
 This module is the command (it sits above sast_theory and sast_models: it loads checkpoints and deploys them);
 `python -m sast_theory.report` is its documented name (docs/architecture.md).
@@ -24,14 +29,19 @@ from typing import Any
 from sast_core.atomic import json_text
 from sast_core.cli import CliParser, cli_entry
 from sast_core.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
-from sast_core.flags import Integer, ListOf, Number, Text
+from sast_core.flags import Integer, ListOf, Number, Size, Text
+from sast_core.memory import MEMORY_HELP, check_memory
 from sast_core.runs import Entry, RunFolder, sha256_file
 from sast_theory.description import DEFAULT_CAPS, NetworkDescription, a_priori_description
+from sast_theory.local.constants import memory_estimate
+from sast_theory.local.network import from_description
+from sast_theory.local.statements import local_section
 from sast_theory.registers import smallest_safe_bits
 from sast_theory.report import build_report, latex, table
 from sast_theory.surrogates import RESETS, SURROGATES
 
-from ..checkpoint import load_description
+from ..checkpoint import load_description, read_header
+from ..data.loading import load_frames
 from ..figures import plt, png_bytes
 from ..hardware.deploy import deploy
 from ..hardware.formats import LEAK_BITS, MAX_REGISTER_BITS, WEIGHT_BITS, LeakFormat
@@ -82,6 +92,16 @@ def build_parser() -> CliParser:
                    help=f"P6 shift leak: the nearest 1 - 2^-j, j <= K (default: the {P6_MODE} leak m / "
                         f"2^{default.leak.k})")
     p.add_argument("--per-channel", action="store_true", help="P6 per-output-channel weight quantization")
+    p.add_argument("--data", type=Text("a dataset spec"), default=None,
+                   help="with --model: samples for the local constants, e.g. nmnist:PATH (default: none)")
+    p.add_argument("--split", type=Text("a split name"), default="train", help="dataset split of --data")
+    p.add_argument("--samples", type=Integer(1), default=None, help="first N samples of --data (default: all)")
+    p.add_argument("--time-bins", type=Integer(1), default=None, help="T of --data (default: as in training)")
+    p.add_argument("--radius", type=ListOf(Number(0)), default="0.01",
+                   help="parameter-ball radii R of the local constants, e.g. 0.01,0.03,0.1")
+    p.add_argument("--batch-size", type=Integer(1), default=None,
+                   help="P5 minibatch size of the local constants (default: as in training)")
+    p.add_argument("--max-memory", type=Size(), default=None, help=MEMORY_HELP)
     return p
 
 
@@ -139,6 +159,23 @@ def p6_statement(description: NetworkDescription, args: argparse.Namespace) -> d
             "per_channel": args.per_channel, "layers": layers}
 
 
+def local_rows(args: argparse.Namespace, description: NetworkDescription) -> list[dict[str, Any]]:
+    """The --data samples (framed as in training; their memory checked first) and the local constants of every
+    --radius ball."""
+    hyper = read_header(args.model).get("hyperparameters", {})
+    steps = args.time_bins or hyper.get("time_bins") or 8
+    net = from_description(description)
+    frames, labels, _ = load_frames(args.data, time_bins=steps, split=args.split,
+                                    duration_us=hyper.get("duration_us"),
+                                    mode=hyper.get("frame_mode", "binary" if net.input_bound == 1.0 else "count"),
+                                    downsample=hyper.get("downsample", 1), max_memory=args.max_memory)
+    count = len(labels) if args.samples is None else min(args.samples, len(labels))
+    check_memory(memory_estimate(net, count, steps), args.max_memory, "lower --samples or --time-bins")
+    batch = args.batch_size or int(hyper.get("batch_size", 32))
+    return local_section(net, frames[:count].double().numpy(), labels[:count].numpy(), tuple(args.radius),
+                         args.sam_rho, batch)
+
+
 def plot_region(region: dict[str, list[list[float]]], title: str) -> bytes:
     """PNG: the feasible (beta, taubar) region per reset mode (`sast_theory.feasibility`): below each curve A4
     holds."""
@@ -159,7 +196,9 @@ def plot_region(region: dict[str, list[list[float]]], title: str) -> bytes:
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configuration = {k: v for k, v in vars(args).items() if k not in ("out", "overwrite")}
+    if args.data is not None and not args.model:
+        raise InputError("--data needs --model (local constants are about a checkpoint's weights)")
+    configuration = {k: v for k, v in vars(args).items() if k not in ("out", "overwrite", "max_memory")}
     entry = Entry(ENTRY, configuration, OUTPUTS, model_sha256=sha256_file(args.model) if args.model else None,
                   argv=["python", "-m", ENTRY, *(sys.argv[1:] if argv is None else argv)])
     folder = RunFolder(args.out)
@@ -167,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     description = load_description(args.model) if args.model else a_priori(args)
     p6 = p6_statement(description, args) if description.has_weights else None
     report = build_report(description, args.sam_rho, p6=p6, checkpoint=args.model)
+    if args.data is not None:  # before anything is written: bad data is one line and no output
+        report["local"] = local_rows(args, description)
     outputs: dict[str, Any] = {"theory.json": json_text(report)}
     if report["feasibility"]:
         outputs["feasibility.png"] = plot_region(

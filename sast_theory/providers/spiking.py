@@ -2,7 +2,8 @@
 
 A priori: c, omega, bbar are the caps; U = (c S + bbar + taubar r0) / (1 - taubar) (P1); kappa_k over
 [-U, U]; slope M1, curvature M2 over R. A posteriori: the certified norms of the weights; per-neuron
-invariant intervals (intervals.py) in both modes (P1, reported) and in surrogate mode (used for slopes);
+invariant intervals (intervals.py) per spike mode, hard and surrogate (P1: reported separately and as their
+hull, valid in both modes), the surrogate-mode ones used for slopes;
 kappa_k over the hull of the surrogate-mode intervals; per-neuron slopes sup phi' over each interval.
 """
 
@@ -57,8 +58,11 @@ def spiking_numbers(
         )
     tau, surrogate, beta = record.leaks, setting.surrogate, setting.beta
     low, high = ranges
-    both = intervals.invariant_intervals(low, high, tau, reset, surrogate, beta, theta, r0)
+    hard = intervals.invariant_intervals(low, high, tau, reset, surrogate, beta, theta, r0, ("hard",))
     sur = intervals.invariant_intervals(low, high, tau, reset, surrogate, beta, theta, r0, ("surrogate",))
+    # each mode's trajectories stay in that mode's invariant interval: their hull holds both (tighter than the
+    # invariant interval of the united spike enclosures)
+    both = (np.minimum(hard[0], sur[0]), np.maximum(hard[1], sur[1]), hard[2] & sur[2])
     lo, hi = float(sur[0].min()), float(sur[1].max())
     kappa1, kappa2 = calculus.reset_slope_bounds(surrogate, beta, theta, reset, lo, hi)
     slopes = calculus.derivative_sup_on(surrogate, beta, 1, sur[0] - theta, sur[1] - theta)
@@ -71,6 +75,8 @@ def spiking_numbers(
         "interval_certified": both[2],
         "surrogate_low": sur[0],
         "surrogate_high": sur[1],
+        "hard_low": hard[0],
+        "hard_high": hard[1],
         "slopes": slopes,
     }
     return dict(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 
+import mpmath
 import numpy as np
 import pytest
 import sympy as sp
@@ -122,7 +123,8 @@ def test_reset_none_and_far_intervals() -> None:
 
 
 def test_kappa_is_fast_after_the_first_call() -> None:
-    """< 20 ms of CPU per call (process time: the shared test machine's load does not count)."""
+    """< 50 ms of CPU per call (process time: the shared test machine's load does not count); 3-7 ms before the
+    rigorous certification pass (docs/theory.md sec. 2)."""
     calculus.reset_slope_bounds("sigmoid", 4.0, 1.0, "zero", -3.0, 3.0)
     best = INF
     for _ in range(3):
@@ -130,7 +132,7 @@ def test_kappa_is_fast_after_the_first_call() -> None:
         for i in range(10):
             calculus.reset_slope_bounds("sigmoid", 4.0, 1.0, "zero", -3.0 - i, 3.0 + 10.0**i)
         best = min(best, (time.process_time() - start) / 10)
-    assert best < 0.02
+    assert best < 0.05
 
 
 def test_state_bound_and_contraction() -> None:
@@ -178,3 +180,47 @@ def test_largest_feasible_taubar_is_the_boundary(name: str, reset: str, b: float
 def test_bad_input_is_an_input_error(call) -> None:
     with pytest.raises(InputError):
         call()
+
+
+def _exact_subtract_kappa2(name: str, b: float, th: float, lo: float, hi: float, points: int = 41) -> mpmath.mpf:
+    """max |r''| = theta |phi''(u - theta)| over `points` nodes of [lo, hi] including both ends, in 50-digit
+    arithmetic (a LOWER bound of the supremum, exact at the nodes)."""
+    with mpmath.workdps(50):
+        beta_, theta_ = mpmath.mpf(b), mpmath.mpf(th)
+        if name == "sigmoid":
+            def phi(w):
+                return 1 / (1 + mpmath.exp(-beta_ * w))
+        else:
+            def phi(w):
+                return mpmath.mpf(1) / 2 + mpmath.atan(mpmath.pi / 2 * beta_ * w) / mpmath.pi
+        best = mpmath.mpf(0)
+        for k in range(points):
+            node = mpmath.mpf(lo) + (mpmath.mpf(hi) - mpmath.mpf(lo)) * k / (points - 1)
+            best = max(best, abs(theta_ * mpmath.diff(phi, node - theta_, 2)))
+        return best
+
+
+@pytest.mark.parametrize(
+    ("b", "th", "lo", "hi"),
+    [
+        (0.0035139704686856063, 2.8553915351257206, 2.8553915351255066, 2.8553915351258334),  # was 0.59 x exact
+        (0.01, 1.0, 1.0 - 1e-11, 1.0 + 1e-11),
+    ],
+)
+def test_kappa_is_certified_under_cancellation(b: float, th: float, lo: float, hi: float) -> None:
+    """phi'' = beta^2 e (e - 1) / (1 + e)^3 (e = exp(-beta z)) cancels for |beta z| ~ 1e-13: the float value has no
+    correct digit, so only a rigorous enclosure certifies (regression: issue 10, defect 3)."""
+    kappa2 = calculus.reset_slope_bounds("sigmoid", b, th, "subtract", lo, hi)[1]
+    exact = _exact_subtract_kappa2("sigmoid", b, th, lo, hi)
+    assert mpmath.mpf(kappa2) >= exact, (kappa2, exact)
+    # the enclosure's width is the closed form's true uncertainty: a few hundred ulps of the terms' scale theta beta^2
+    assert kappa2 <= exact + 1e-13 * th * b**2, (kappa2, exact)
+
+
+@pytest.mark.parametrize("name", SURROGATES)
+@pytest.mark.parametrize("th", [2e-304, 1e-200, 5e-324])
+def test_kappa_is_certified_for_tiny_thresholds(name: str, th: float) -> None:
+    """kappa2 = theta sup|phi''| underflows toward the subnormal range (regression: issue 10, defect 3)."""
+    kappa2 = calculus.reset_slope_bounds(name, 1.0, th, "subtract", -1.0, 1.0)[1]
+    exact = _exact_subtract_kappa2(name, 1.0, th, -1.0, 1.0)
+    assert mpmath.mpf(kappa2) >= exact, (kappa2, exact)

@@ -99,10 +99,23 @@ def test_registry_and_unknown_layer_type() -> None:
         compose(NetworkDescription.from_dict(description), False)
 
 
-def test_infeasible_layer_gives_infinite_downstream_constants() -> None:
-    constants = compose(a_priori_description("mlp", 10.0, 0.9, hidden=(4,), input_shape=(3,)), False)
+@pytest.mark.parametrize("hidden", [(4,), (4, 3)])
+@pytest.mark.parametrize("posterior", [False, True])
+def test_infeasible_layer_gives_infinite_downstream_constants(hidden, posterior) -> None:
+    """A4 failing upstream makes every downstream constant inf, never NaN (regression: issue 10, defect 4: the
+    readout's taubar kappa2 D_u^2 with kappa2 = 0 and D_u = inf was 0 * inf)."""
+    description = a_priori_description("mlp", 10.0, 0.9, hidden=hidden, input_shape=(3,))
+    if posterior:
+        rng = np.random.default_rng(0)
+        layers = tuple(dataclasses.replace(layer, weight=rng.normal(size=layer.weight_shape) * 3,
+                                           bias=rng.normal(size=layer.n_out)) for layer in description.layers)
+        description = dataclasses.replace(description, layers=layers)
+    constants = compose(description, posterior)
     assert constants.layer_numeric[0]["rho"] >= 1
-    assert math.isinf(constants.network_numeric["L_x"])
+    for key in ("L_x", "G", "L_theta"):
+        assert math.isinf(constants.network_numeric[key]), (key, constants.network_numeric[key])
+    for terms in constants.layer_numeric[1:]:
+        assert not any(math.isnan(value) for value in terms.values()), terms
     assert constants.disagreement() < 1e-9
 
 

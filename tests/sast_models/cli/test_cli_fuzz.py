@@ -132,6 +132,24 @@ def test_report(tmp_path_factory, drawn, monkeypatch):
     check_contract(report.main, base, drawn, tmp_path_factory.getbasetemp(), codes=(0, 1))
 
 
+LOCAL_FLAGS = {"--radius": LISTS, "--samples": INTEGERS, "--time-bins": INTEGERS, "--batch-size": INTEGERS,
+               "--sam-rho": NUMBERS, "--max-memory": SIZES, "--split": st.sampled_from(["", " ", "train", "nope"])}
+
+
+@FUZZ
+@given(drawn=flag_strategy(LOCAL_FLAGS))
+def test_report_local(tiny, tmp_path_factory, drawn, monkeypatch):
+    """The report's local constants (--model with --data): the samples are the tiny training set."""
+    from sast_theory import report as theory_report
+
+    monkeypatch.setattr(theory_report, "FEASIBILITY_BETAS", (1.0,))
+
+    def base(out):
+        return ["--model", tiny["model"], "--data", tiny["data"], "--samples", "2", "--out", str(out)]
+
+    check_contract(report.main, base, drawn, tmp_path_factory.getbasetemp(), codes=(0, 1))
+
+
 EXPORT_FLAGS = {"--dt": NUMBERS, "--min-agreement": NUMBERS, "--samples": INTEGERS, "--batch-size": INTEGERS,
                 "--time-bins": INTEGERS, "--max-memory": SIZES, "--check": names("norse", "snntorch"),
                 "--mode": st.sampled_from(["hard", "int8", "int4", ""])}

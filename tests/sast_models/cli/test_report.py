@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -211,3 +212,52 @@ def test_out_that_is_a_file_or_read_only_is_refused(tmp_path, capsys, monkeypatc
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Read-only file system" in err
     assert not (tmp_path / "ro").exists() or not any((tmp_path / "ro").iterdir())
+
+
+NMNIST = "/work/shared/data/real/nmnist"
+
+
+def _checkpoint(tmp_path, **spec_fields):
+    from sast_models.checkpoint import save_checkpoint
+    from sast_models.networks import build_network
+    from sast_models.spec import NetworkSpec
+
+    return save_checkpoint(tmp_path / "net.safetensors", build_network(NetworkSpec(**spec_fields), seed=0))
+
+
+def test_local_constants_in_the_report(tmp_path, monkeypatch) -> None:
+    """--data --radius: local L_theta, G, P4, P5 per ball, beside a priori and a posteriori (genuine samples)."""
+    if not os.path.isdir(NMNIST):
+        pytest.skip("genuine N-MNIST samples not present")
+    monkeypatch.setattr(theory_report, "FEASIBILITY_BETAS", (1.0,))
+    path = _checkpoint(tmp_path, arch="mlp", input_shape=(2, 34, 34), hidden=(8,), n_classes=10, beta=1.0, tau=0.5)
+    argv = ["--model", str(path), "--data", f"nmnist:{NMNIST}", "--samples", "6", "--time-bins", "5",
+            "--radius", "0,0.05", "--sam-rho", "0.01", "--out", str(tmp_path / "rep")]
+    assert report.main(argv) == 0
+    data = json.loads((tmp_path / "rep" / "theory.json").read_text())
+    rows = data["local"]
+    assert [row["radius"] for row in rows] == [0.0, 0.05] and all(row["samples"] == 6 for row in rows)
+    posterior = data["constants"]["L_theta"]["a_posteriori"]["value"]
+    assert 0 < rows[0]["L_theta_mean"] <= rows[0]["L_theta_max"] <= rows[1]["L_theta_max"]
+    assert rows[0]["L_theta_max"] <= posterior  # at theta_0 the data-dependent bound is the tighter one
+    assert rows[1]["P4"]["L_rho2"] == pytest.approx(rows[1]["L_theta_mean"] * 0.05**2)
+    assert not rows[0]["P5"]["applies"] and rows[1]["P5"]["applies"]
+    assert rows[1]["P5"]["eta_max"] == pytest.approx(1 / (4 * rows[1]["L_theta_mean"]))
+
+
+@pytest.mark.parametrize("extra", [["--radius", "0.1,-1"], ["--radius", "inf"], ["--samples", "0"],
+                                   ["--max-memory", "1k"]])
+def test_bad_local_flags_exit_two_and_write_nothing(tmp_path, capsys, extra) -> None:
+    path = _checkpoint(tmp_path, arch="mlp", input_shape=(6,), hidden=(4,), n_classes=3)
+    argv = ["--model", str(path), "--data", "synthetic", *extra, "--out", str(tmp_path / "o")]
+    assert report.main(argv) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_local_constants_need_a_model(tmp_path, capsys) -> None:
+    argv = ["--arch", "mlp", "--beta", "2", "--tau", "0.5", "--data", "synthetic", "--out", str(tmp_path / "o"),
+            *FAST]
+    assert report.main(argv) == 2
+    assert "--data needs --model" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
