@@ -10,9 +10,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from flat_loss import flat_loss, flat_parameters
 from hypothesis import given, settings
 from theory_strategies import descriptions, make_description, with_caps
-from torch.func import functional_call
 
 from sast_models.from_description import network_from_description
 from sast_models.networks import LIFNetwork
@@ -135,23 +135,6 @@ def test_p2_input_lipschitz(description) -> None:
     _record("P2 a priori L_x", prior.network_numeric["L_x"], worst)
 
 
-def _flat_parameters(net: LIFNetwork) -> torch.Tensor:
-    """[W1, b1, W2, b2, ...] flattened: the explicit parameters (plain parameterization: raw == explicit)."""
-    return torch.cat([p.detach().reshape(-1) for p in net.parameters()])
-
-
-def _loss_fn(net: LIFNetwork, x: torch.Tensor, y: torch.Tensor):
-    named = [(name, p.shape, p.numel()) for name, p in net.named_parameters()]
-
-    def loss(flat: torch.Tensor) -> torch.Tensor:
-        params, offset = {}, 0
-        for name, shape, size in named:
-            params[name] = flat[offset : offset + size].reshape(shape)
-            offset += size
-        z = functional_call(net, params, (x, "surrogate"))
-        return torch.nn.functional.cross_entropy(z, y, reduction="sum")
-
-    return loss
 
 
 @settings(max_examples=5, deadline=None)
@@ -162,13 +145,13 @@ def test_p3_gradient_and_hessian(description) -> None:
     if not math.isfinite(grad_bound):
         return
     net = network_from_description(description)
-    flat = _flat_parameters(net)
+    flat = flat_parameters(net)
     gen = torch.Generator().manual_seed(2)
     worst_g = worst_h = 0.0
     for sample in range(2):
         x = torch.rand(8, 1, *description.input_shape, generator=gen, dtype=F64) * description.input_bound
         y = torch.tensor([sample % 3])
-        loss = _loss_fn(net, x, y)
+        loss = flat_loss(net, x, y, reduction="sum")
         grad = torch.autograd.functional.jacobian(loss, flat)
         hess = torch.autograd.functional.hessian(loss, flat)
         worst_g = max(worst_g, float(grad.norm()))
@@ -193,12 +176,12 @@ def test_p4_first_order_sam(reset_mode: str) -> None:
     x = torch.rand(6, 5, 4, generator=gen, dtype=F64)
     y = torch.tensor([0, 1, 2, 0, 1])
     net = network_from_description(description)
-    batch_loss = _loss_fn(net, x, y)
+    batch_loss = flat_loss(net, x, y, reduction="sum")
 
     def objective(flat: torch.Tensor) -> torch.Tensor:
         return batch_loss(flat) / y.numel()
 
-    theta = _flat_parameters(net)
+    theta = flat_parameters(net)
     grad = torch.autograd.functional.jacobian(objective, theta)
     first_order = float(objective(theta + rho * grad / grad.norm()))
     e = (rho * grad / grad.norm()).clone().requires_grad_()

@@ -13,14 +13,13 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
+from flat_loss import flat_loss, flat_parameters
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from theory_strategies import descriptions
-from torch.func import functional_call
 
 from sast_core.errors import InputError
 from sast_models.from_description import network_from_description
-from sast_models.networks import LIFNetwork
 from sast_theory import theorems
 from sast_theory.local.constants import local_constants
 from sast_theory.local.network import from_description
@@ -47,24 +46,6 @@ def _print_ratios():
     for name, values in sorted(RATIOS.items()):
         print(f"\n[tightness] {name}: bound/observed min {min(values):.3g} median {np.median(values):.3g} "
               f"max {max(values):.3g} over {len(values)} trials")
-
-
-def _flat(net: LIFNetwork) -> torch.Tensor:
-    return torch.cat([p.detach().reshape(-1) for p in net.parameters()])
-
-
-def _loss(net: LIFNetwork, x: torch.Tensor, y: torch.Tensor):
-    named = [(name, p.shape, p.numel()) for name, p in net.named_parameters()]
-
-    def loss(flat: torch.Tensor) -> torch.Tensor:
-        params, offset = {}, 0
-        for name, shape, size in named:
-            params[name] = flat[offset:offset + size].reshape(shape)
-            offset += size
-        logits = functional_call(net, params, (x, "surrogate"))
-        return torch.nn.functional.cross_entropy(logits, y, reduction="mean")
-
-    return loss
 
 
 def _inputs(description, steps: int, batch: int, generator: torch.Generator) -> torch.Tensor:
@@ -105,9 +86,9 @@ def _check_network(description, radius: float, seed: int) -> None:
     x = _inputs(description, 5, 2, gen)
     y = torch.randint(0, description.layers[-1].n_out, (2,), generator=gen)
     local = local_constants(local_net, x.transpose(0, 1).numpy(), y.numpy(), radius)
-    flat = _flat(net)
+    flat = flat_parameters(net)
     for i in range(2):
-        loss = _loss(net, x[:, i:i + 1], y[i:i + 1])
+        loss = flat_loss(net, x[:, i:i + 1], y[i:i + 1])
         worst_g = worst_h = 0.0
         for point in _ball_points(flat, radius, loss, gen):
             grad = torch.autograd.functional.jacobian(loss, point)
@@ -149,7 +130,7 @@ def test_boxes_contain_trajectories_anywhere_in_the_ball(description, radius, se
     gen = torch.Generator().manual_seed(seed)
     x = _inputs(description, 6, 3, gen)
     boxes = propagate(from_description(description), x.transpose(0, 1).numpy(), radius)
-    flat = _flat(net)
+    flat = flat_parameters(net)
     for trial in range(4):
         v = torch.randn(flat.shape, generator=gen, dtype=F64)
         point = flat + radius * (1.0 if trial % 2 else float(torch.rand(1, generator=gen))) * v / v.norm()
@@ -201,8 +182,8 @@ def test_p4_cubic_form_against_the_measured_gap() -> None:
     gen = torch.Generator().manual_seed(4)
     x = torch.rand(6, 5, 4, generator=gen, dtype=F64)
     y = torch.tensor([0, 1, 2, 0, 1])
-    loss = _loss(net, x, y)
-    flat = _flat(net)
+    loss = flat_loss(net, x, y)
+    flat = flat_parameters(net)
     grad = torch.autograd.functional.jacobian(loss, flat)
     for rho in (0.01, 0.03, 0.1):
         smooth = local_constants(from_description(description), x.transpose(0, 1).numpy(), y.numpy(), rho).smoothness
@@ -238,17 +219,17 @@ def test_p5_step_budget_keeps_every_run_in_the_ball() -> None:
     eta = 1.0 / (4.0 * local.smoothness)
     budget = theorems.p5_step_budget(radius, rho, eta, local.gradient_per_sample)
     assert budget >= 1
-    flat0 = _flat(net)
+    flat0 = flat_parameters(net)
     for _run in range(3):
         point = flat0.clone()
         distances = []
         for _ in range(min(budget, 200)):
             ascent = torch.randint(0, 12, (batch,), generator=gen)
             descent = torch.randint(0, 12, (batch,), generator=gen)
-            g_up = torch.autograd.functional.jacobian(_loss(net, x[:, ascent], y[ascent]), point)
+            g_up = torch.autograd.functional.jacobian(flat_loss(net, x[:, ascent], y[ascent]), point)
             e = rho * g_up / max(float(g_up.norm()), 1e-300)
             assert float((point + e - flat0).norm()) <= radius
-            g = torch.autograd.functional.jacobian(_loss(net, x[:, descent], y[descent]), point + e)
+            g = torch.autograd.functional.jacobian(flat_loss(net, x[:, descent], y[descent]), point + e)
             assert float(g.norm()) <= local.gradient_per_sample
             point = point - eta * g
             distances.append(float((point - flat0).norm()))
