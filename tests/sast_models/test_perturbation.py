@@ -224,7 +224,7 @@ def _brute_force_verdict(net: LIFNetwork, offsets) -> tuple[bool, bool]:
     return outside, violated
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), rho=st.floats(1e-6, 60.0), batch=st.integers(0, 100),
        dtype=st.sampled_from([torch.float32, torch.float64]), spec=st.sampled_from([SPEC, TIGHT]),
        layerwise=st.booleans(), gain=st.sampled_from([0.05, 3.0]))
