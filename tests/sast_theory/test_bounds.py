@@ -13,28 +13,20 @@ import torch
 from flat_loss import flat_loss, flat_parameters
 from hypothesis import given, settings
 from theory_strategies import descriptions, make_description, with_caps
+from tightness import Tightness
 
 from sast_models.from_description import network_from_description
 from sast_models.networks import LIFNetwork
 from sast_theory.combinator import compose
 
 F64 = torch.float64  # every tensor explicitly float64 (no global default dtype: it would leak into other tests)
-RATIOS: dict[str, list[float]] = {}
-
-
-def _record(name: str, bound: float, observed: float) -> None:
-    if observed > 0 and math.isfinite(bound):
-        RATIOS.setdefault(name, []).append(bound / observed)
+TIGHTNESS = Tightness()
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _print_ratios():
     yield
-    for name, values in sorted(RATIOS.items()):
-        print(
-            f"\n[tightness] {name}: bound/observed min {min(values):.3g} median {np.median(values):.3g} "
-            f"max {max(values):.3g} over {len(values)} networks"
-        )
+    TIGHTNESS.print("networks")
 
 
 def _run(net: LIFNetwork, x: torch.Tensor, mode: str = "surrogate") -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -93,8 +85,8 @@ def test_p1_intervals_hold_in_both_modes(description) -> None:
                 observed[index] = max(observed[index], float(np.abs(flat).max()))
     for li, seen in zip(post.layers, observed, strict=True):
         bound = max(np.abs(li.detail["interval_low"]).max(), np.abs(li.detail["interval_high"]).max())
-        _record("P1 a posteriori (per-neuron intervals) max|u| per layer", bound, seen)
-    _record("P1 a posteriori uniform U, first layer", post.layer_numeric[0]["state_bound"], observed[0])
+        TIGHTNESS.record("P1 a posteriori (per-neuron intervals) max|u| per layer", bound, seen)
+    TIGHTNESS.record("P1 a posteriori uniform U, first layer", post.layer_numeric[0]["state_bound"], observed[0])
 
 
 @settings(max_examples=5, deadline=None)
@@ -131,8 +123,8 @@ def test_p2_input_lipschitz(description) -> None:
         opt.zero_grad()
         (-quotient.sum()).backward()
         opt.step()
-    _record("P2 a posteriori L_x", bound, worst)
-    _record("P2 a priori L_x", prior.network_numeric["L_x"], worst)
+    TIGHTNESS.record("P2 a posteriori L_x", bound, worst)
+    TIGHTNESS.record("P2 a priori L_x", prior.network_numeric["L_x"], worst)
 
 
 
@@ -158,8 +150,8 @@ def test_p3_gradient_and_hessian(description) -> None:
         worst_h = max(worst_h, float(torch.linalg.matrix_norm(hess, ord=2)))
     assert worst_g <= grad_bound * (1 + 1e-9)
     assert worst_h <= curv_bound * (1 + 1e-9)
-    _record("P3 a posteriori G", grad_bound, worst_g)
-    _record("P3 a posteriori Hessian bound", curv_bound, worst_h)
+    TIGHTNESS.record("P3 a posteriori G", grad_bound, worst_g)
+    TIGHTNESS.record("P3 a posteriori Hessian bound", curv_bound, worst_h)
 
 
 @pytest.mark.parametrize("reset_mode", ["zero", "subtract"])
@@ -196,4 +188,4 @@ def test_p4_first_order_sam(reset_mode: str) -> None:
     gap = best - first_order
     assert 0.0 <= gap + 1e-12
     assert gap <= smooth * rho**2
-    _record("P4 L rho^2 vs observed gap", smooth * rho**2, max(gap, 1e-300))
+    TIGHTNESS.record("P4 L rho^2 vs observed gap", smooth * rho**2, max(gap, 1e-300))

@@ -7,8 +7,6 @@ The worst bound / observed ratios are printed. Long run: `pytest -m slow tests/s
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import sympy as sp
@@ -17,6 +15,7 @@ from flat_loss import flat_loss, flat_parameters
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from theory_strategies import descriptions
+from tightness import Tightness
 
 from sast_core.errors import InputError
 from sast_models.from_description import network_from_description
@@ -28,14 +27,9 @@ from sast_theory.local.slopes import SlopeTable
 from sast_theory.surrogates import beta, reset_expr, surrogate_expr, theta, u, z
 
 F64 = torch.float64
-RATIOS: dict[str, list[float]] = {}
+TIGHTNESS = Tightness()
 TRIALS = {"points": 0}  # (sample, ball point) pairs checked: one trial of G_i and one of L_i each
 CI_EXAMPLES, SLOW_EXAMPLES = 25, 1100  # slow: 1100 networks x 2 samples x ~5 ball points > 10^4 checks
-
-
-def _record(name: str, bound: float, observed: float) -> None:
-    if observed > 0 and math.isfinite(bound):
-        RATIOS.setdefault(name, []).append(bound / observed)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -43,9 +37,7 @@ def _print_ratios():
     yield
     if TRIALS["points"]:
         print(f"\n[trials] {TRIALS['points']} (sample, ball point) checks of G_i and of L_i")
-    for name, values in sorted(RATIOS.items()):
-        print(f"\n[tightness] {name}: bound/observed min {min(values):.3g} median {np.median(values):.3g} "
-              f"max {max(values):.3g} over {len(values)} trials")
+    TIGHTNESS.print("trials")
 
 
 def _inputs(description, steps: int, batch: int, generator: torch.Generator) -> torch.Tensor:
@@ -99,8 +91,8 @@ def _check_network(description, radius: float, seed: int) -> None:
         assert worst_g <= local.gradient[i], (i, worst_g, local.gradient[i])
         assert worst_h <= local.hessian[i], (i, worst_h, local.hessian[i])
         assert float(loss(flat)) <= local.loss[i] * (1 + 1e-12)
-        _record("local G_i vs exact gradient norm on the ball", float(local.gradient[i]), worst_g)
-        _record("local L_i vs exact Hessian norm on the ball", float(local.hessian[i]), worst_h)
+        TIGHTNESS.record("local G_i vs exact gradient norm on the ball", float(local.gradient[i]), worst_g)
+        TIGHTNESS.record("local L_i vs exact Hessian norm on the ball", float(local.hessian[i]), worst_h)
 
 
 radii = st.sampled_from((0.0, 0.003, 0.03, 0.3))
@@ -200,7 +192,7 @@ def test_p4_cubic_form_against_the_measured_gap() -> None:
         bound = theorems.sam_gap_bound_cubic(smooth, rho, float(grad.norm()) * (1 - 1e-9))
         assert 0.0 <= best - first <= bound
         assert bound <= smooth * rho**2
-        _record("P4 local (cubic form) vs measured gap", bound, max(best - first, 1e-300))
+        TIGHTNESS.record("P4 local (cubic form) vs measured gap", bound, max(best - first, 1e-300))
 
 
 def test_p5_step_budget_keeps_every_run_in_the_ball() -> None:
